@@ -1,0 +1,57 @@
+"""The FastAPI application: create_app(settings) wires routers, middleware and error handlers;
+the lifespan owns the database (embedded server, migrations, engine) and loads default catalogs."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from . import __version__
+from .categories.router import router as categories_router
+from .config import Settings
+from .db import create_sessionmaker, open_database
+from .errors import install_error_handlers
+from .health import router as health_router
+from .logs import RequestLogMiddleware, configure_logging
+from .movies.router import router as movies_router
+from .movies.service import load_default_catalogs
+from .tenants.router import router as tenants_router
+from .uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    configure_logging(settings.log_level)
+    async with open_database(settings) as engine:
+        app.state.engine = engine
+        app.state.sessions = create_sessionmaker(engine)
+        if settings.load_defaults:
+            loaded = await load_default_catalogs(lambda: UnitOfWork(app.state.sessions), settings.csv_dir)
+            if loaded:
+                log.info("first start: loaded default tenants %s", ", ".join(loaded))
+        log.info("ready")
+        yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Settings are read from the environment here when not given; nothing
+    touches the database until the lifespan starts."""
+    app = FastAPI(title="Movie Manager", version=__version__, lifespan=lifespan)
+    app.state.settings = settings or Settings()
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=app.state.settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["*"],
+        expose_headers=["Link", "X-Total-Count", "X-Process-Time"],
+    )
+    app.add_middleware(RequestLogMiddleware)
+    install_error_handlers(app)
+    for router in (movies_router, tenants_router, categories_router, health_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,30 @@
+"""Settings, read from the environment when asked for, never at import time."""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGED_CSV_DIR = Path(__file__).parent / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOVIEMANAGER_", extra="ignore")
+
+    # Unset: start the embedded PostgreSQL under data_dir.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "MOVIEMANAGER_DATABASE_URL")
+    )
+    data_dir: Path = Path(".moviemanager")
+    csv_dir: Path = PACKAGED_CSV_DIR
+    load_defaults: bool = True
+    migrate_on_start: bool = True
+    cors_origins: list[str] = ["*"]
+    log_level: str = "info"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+
+    @cached_property
+    def embedded_pgdata(self) -> Path:
+        return self.data_dir.expanduser().resolve() / "pgdata"

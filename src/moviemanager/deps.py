@@ -1,0 +1,30 @@
+"""Typed request dependencies shared by the routers."""
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+
+from .errors import TenantConflict, TenantMissing
+from .tenants.service import validate_tenant_name
+from .uow import UnitOfWork
+
+
+def unit_of_work(request: Request) -> UnitOfWork:
+    """An unopened unit of work; the service opens, commits or rolls it back."""
+    return UnitOfWork(request.app.state.sessions)
+
+
+def tenant_name(
+    x_tenant: Annotated[str | None, Header(description="The tenant (catalog) to use")] = None,
+    tenant: Annotated[str | None, Query(description="The tenant, when no X-Tenant header is sent")] = None,
+) -> str:
+    if x_tenant is not None and tenant is not None and x_tenant != tenant:
+        raise TenantConflict(f"X-Tenant header {x_tenant!r} and tenant parameter {tenant!r} differ")
+    name = x_tenant if x_tenant is not None else tenant
+    if not name:
+        raise TenantMissing("Name the tenant with the X-Tenant header or the tenant query parameter")
+    return validate_tenant_name(name)
+
+
+UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]
+TenantDep = Annotated[str, Depends(tenant_name)]

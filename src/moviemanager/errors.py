@@ -1,0 +1,126 @@
+"""Domain errors, and the one place that turns them into HTTP responses."""
+
+import logging
+from dataclasses import asdict, dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """An error the client can act on; `status_code` says which HTTP status it maps to."""
+
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    def body(self) -> dict:
+        return {"detail": self.detail}
+
+
+class TenantMissing(DomainError):
+    status_code = 400
+
+
+class TenantConflict(DomainError):
+    status_code = 400
+
+
+class InvalidTenantName(DomainError):
+    status_code = 422
+
+
+class TenantNotFound(DomainError):
+    status_code = 404
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(f"Tenant {tenant!r} not found")
+
+
+class MovieNotFound(DomainError):
+    status_code = 404
+
+    def __init__(self) -> None:
+        super().__init__("Movie not found")
+
+
+class NoDefaultCsv(DomainError):
+    status_code = 404
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(
+            f"Tenant {tenant!r} has no default CSV; upload one as the multipart field 'file'"
+        )
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+
+
+class InvalidUpload(DomainError):
+    status_code = 422
+
+
+@dataclass(frozen=True)
+class CsvProblem:
+    """One thing wrong with an uploaded CSV, located for a person to fix."""
+
+    line: int
+    column: str | None
+    value: str | None
+    reason: str
+
+
+MAX_REPORTED_PROBLEMS = 100
+
+
+class InvalidCsv(DomainError):
+    status_code = 422
+
+    def __init__(self, problems: list[CsvProblem], total: int | None = None) -> None:
+        self.problems = problems[:MAX_REPORTED_PROBLEMS]
+        self.total = total if total is not None else len(problems)
+        first = problems[0]
+        where = f"line {first.line}" + (f", column {first.column!r}" if first.column else "")
+        more = f" (and {self.total - 1} more problem{'s' * (self.total > 2)})" if self.total > 1 else ""
+        super().__init__(f"Invalid CSV: {where}: {first.reason}{more}. Nothing was changed.")
+
+    def body(self) -> dict:
+        return {
+            "detail": self.detail,
+            "error_count": self.total,
+            "errors": [asdict(problem) for problem in self.problems],
+        }
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class CsvProblemBody(BaseModel):
+    line: int
+    column: str | None
+    value: str | None
+    reason: str
+
+
+class CsvErrorBody(ErrorBody):
+    error_count: int
+    errors: list[CsvProblemBody]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # Never leak internals (SQL, paths, DSNs) to the client; the log has the traceback.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "Internal server error"}, status_code=500)

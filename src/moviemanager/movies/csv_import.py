@@ -1,0 +1,273 @@
+"""Reading a catalog CSV in the seed's format into validated movie rows.
+
+Pure: no database, no HTTP. `read_catalog` takes the file's raw lines and either returns every row
+ready to store or raises `InvalidCsv` naming each problem by line, column and value.
+"""
+
+import csv
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import CsvProblem, InvalidCsv
+from .genres import genre_key, split_genres
+
+# CSV header → key in the stored movie data (and the API field of the same name).
+COLUMNS = {
+    "Movie Name": "movie_name",
+    "Movie Link": "movie_link",
+    "Fshare Link": "fshare_link",
+    "Original Title": "original_title",
+    "Genre": "genre",
+    "Year": "year",
+    "Runtime": "runtime",
+    "Rating": "rating",
+    "Overview": "overview",
+    "Poster URL": "poster_url",
+    "Backdrop URL": "backdrop_url",
+    "TMDB ID": "tmdb_id",
+}
+REQUIRED_COLUMNS = ("Movie Name", "TMDB ID")
+URL_COLUMNS = ("Movie Link", "Fshare Link", "Poster URL", "Backdrop URL")
+
+YEAR_RANGE = (1870, 2100)
+RUNTIME_RANGE = (1, 6000)
+MAX_TMDB_ID = 2**63 - 1
+VALUE_PREVIEW_CHARS = 80
+
+RUNTIME_PATTERN = re.compile(
+    r"(?P<minutes>\d+)\s*(?:phút|phut|p|min|mins|minutes|m)?\.?\s*(?P<per_episode>/\s*(?:tập|tap|ep|episode))?",
+    re.IGNORECASE,
+)
+URL_PATTERN = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
+# C0 controls and DEL, except tab, line feed and carriage return, which CSV text legitimately holds.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class MovieRow:
+    line: int
+    tmdb_id: int
+    data: dict[str, Any]
+
+
+class _CellError(ValueError):
+    """A cell's value is unusable; the message is the reason shown to the user."""
+
+
+def read_catalog(raw_lines: Iterable[bytes]) -> list[MovieRow]:
+    """Parse a whole UTF-8 catalog file; raise InvalidCsv listing every problem found."""
+    rows: list[MovieRow] = []
+    problems: list[CsvProblem] = []
+    for item in parse_movies(decode_utf8_lines(raw_lines)):
+        if isinstance(item, CsvProblem):
+            problems.append(item)
+        else:
+            rows.append(item)
+    if problems:
+        raise InvalidCsv(problems)
+    if not rows:
+        raise InvalidCsv([CsvProblem(2, None, None, "The file has a header but no movie rows")])
+    return rows
+
+
+def decode_utf8_lines(raw_lines: Iterable[bytes]) -> Iterator[str]:
+    """Decode line by line (a newline byte never occurs inside a UTF-8 sequence), skipping a BOM.
+
+    Raises InvalidCsv naming the line of the first undecodable byte.
+    """
+    for number, raw in enumerate(raw_lines, start=1):
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start : exc.start + 1].hex()
+            raise InvalidCsv(
+                [
+                    CsvProblem(
+                        number,
+                        None,
+                        None,
+                        f"The file is not valid UTF-8 (byte 0x{byte} at position {exc.start + 1} of the line);"
+                        " save it as UTF-8 and upload it again",
+                    )
+                ]
+            ) from None
+
+
+def parse_movies(lines: Iterable[str]) -> Iterator[MovieRow | CsvProblem]:
+    """Yield a MovieRow or a CsvProblem for every record after the header."""
+    reader = csv.reader(lines, strict=True)
+    header = _read_header(reader)
+    if isinstance(header, CsvProblem):
+        yield header
+        return
+
+    seen_on_line: dict[int, int] = {}
+    while True:
+        start_line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield CsvProblem(start_line, None, None, _describe_csv_error(exc, start_line, reader.line_num))
+            return  # the reader cannot resync after a quoting error
+        if not cells or cells == [""]:
+            continue  # blank line
+        if len(cells) != len(header):
+            yield CsvProblem(
+                start_line, None, None, f"Expected {len(header)} fields as in the header, found {len(cells)}"
+            )
+            continue
+        row = _validate_row(start_line, header, cells)
+        if isinstance(row, list):
+            yield from row
+            continue
+        if row.tmdb_id in seen_on_line:
+            yield CsvProblem(
+                start_line,
+                "TMDB ID",
+                str(row.tmdb_id),
+                f"TMDB ID {row.tmdb_id} already appears on line {seen_on_line[row.tmdb_id]}",
+            )
+            continue
+        seen_on_line[row.tmdb_id] = start_line
+        yield row
+
+
+def _read_header(reader: "csv._reader") -> list[str] | CsvProblem:
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        return CsvProblem(1, None, None, f"The header line cannot be read: {exc}")
+    if header is None or header == [] or header == [""]:
+        return CsvProblem(1, None, None, "The file is empty; expected a header line and movie rows")
+
+    canonical = {name.casefold(): name for name in COLUMNS}
+    names = [canonical.get(cell.strip().casefold(), cell.strip()) for cell in header]
+    for position, name in enumerate(names, start=1):
+        if not name:
+            return CsvProblem(1, None, None, f"Header column {position} has no name")
+        if names.index(name) != position - 1:
+            return CsvProblem(1, name, name[:VALUE_PREVIEW_CHARS], f"Column {name!r} appears twice in the header")
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        reason = f"Missing required column{'s' * (len(missing) > 1)}: {', '.join(missing)}"
+        if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+            reason += "; the file seems to use ';' or tabs between fields, but it must use commas"
+        return CsvProblem(1, None, None, reason)
+    return names
+
+
+def _describe_csv_error(exc: csv.Error, start_line: int, end_line: int) -> str:
+    message = str(exc)
+    if "unexpected end of data" in message:
+        return f"A quoted field starting on line {start_line} is never closed (the file ended on line {end_line})"
+    if "field larger than field limit" in message:
+        return f"A field is larger than {csv.field_size_limit() // 1024} KB"
+    return f"Malformed CSV: {message}"
+
+
+def _validate_row(line: int, header: list[str], cells: list[str]) -> MovieRow | list[CsvProblem]:
+    """The row ready to store, or every problem in it."""
+    data: dict[str, Any] = {}
+    extra: dict[str, str | None] = {}
+    problems: list[CsvProblem] = []
+    for column, raw in zip(header, cells, strict=True):
+        value = raw.strip()
+        try:
+            _check_text(value)
+            if column in COLUMNS:
+                data.update(_convert(column, value))
+            else:
+                extra[column] = value or None
+        except _CellError as exc:
+            problems.append(CsvProblem(line, column, _preview(raw), str(exc)))
+    if problems:
+        return problems
+    data["extra"] = extra
+    tmdb_id = data.pop("tmdb_id")
+    return MovieRow(line, tmdb_id, data)
+
+
+def _convert(column: str, value: str) -> dict[str, Any]:
+    """Map one known column's cell to the stored fields it produces."""
+    key = COLUMNS[column]
+    if column in REQUIRED_COLUMNS and not value:
+        raise _CellError(f"{column} is required")
+    if column == "TMDB ID":
+        return {key: _parse_tmdb_id(value)}
+    if column == "Year":
+        return {key: _parse_year(value)}
+    if column == "Rating":
+        return {key: _parse_rating(value)}
+    if column == "Runtime":
+        return _parse_runtime(value)
+    if column == "Genre":
+        genres = split_genres(value)
+        return {"genre": value or None, "genres": genres, "genre_keys": [genre_key(g) for g in genres]}
+    if column in URL_COLUMNS and value and not URL_PATTERN.fullmatch(value):
+        raise _CellError(f"{column} must be an http:// or https:// URL")
+    return {key: value or None}
+
+
+def _parse_tmdb_id(value: str) -> int:
+    if not value.isascii() or not value.isdigit() or not 0 < int(value) <= MAX_TMDB_ID:
+        raise _CellError("TMDB ID must be a positive whole number, like 550")
+    return int(value)
+
+
+def _parse_year(value: str) -> int | None:
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit():
+        raise _CellError("Year must be a whole number, like 2025")
+    year = int(value)
+    if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
+        raise _CellError(f"Year must be between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}")
+    return year
+
+
+def _parse_rating(value: str) -> float | None:
+    if not value:
+        return None
+    try:
+        rating = float(value)
+    except ValueError:
+        raise _CellError("Rating must be a number, like 6.2") from None
+    if not math.isfinite(rating) or not 0 <= rating <= 10:
+        raise _CellError("Rating must be a number from 0 to 10")
+    return rating
+
+
+def _parse_runtime(value: str) -> dict[str, Any]:
+    if not value:
+        return {"runtime": None, "runtime_minutes": None, "runtime_per_episode": None}
+    match = RUNTIME_PATTERN.fullmatch(value)
+    if match is None:
+        raise _CellError("Runtime must be minutes, like '78 phút' or '64 phút/tập'")
+    minutes = int(match["minutes"])
+    if not RUNTIME_RANGE[0] <= minutes <= RUNTIME_RANGE[1]:
+        raise _CellError(f"Runtime must be between {RUNTIME_RANGE[0]} and {RUNTIME_RANGE[1]} minutes")
+    return {"runtime": value, "runtime_minutes": minutes, "runtime_per_episode": match["per_episode"] is not None}
+
+
+def _check_text(value: str) -> None:
+    control = CONTROL_CHARACTER.search(value)
+    if control is None:
+        return
+    if control.group() == "\x00":
+        raise _CellError("Contains a NUL byte, which cannot be stored")
+    raise _CellError(f"Contains the control character U+{ord(control.group()):04X}")
+
+
+def _preview(value: str) -> str:
+    """The cell as shown back in an error: at most 80 characters, with NULs made visible."""
+    shown = value.replace("\x00", "\\0")
+    if len(shown) > VALUE_PREVIEW_CHARS:
+        return shown[: VALUE_PREVIEW_CHARS - 1] + "…"
+    return shown

@@ -1,0 +1,84 @@
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+
+from ..deps import TenantDep, UowDep
+from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, UnsupportedMediaType
+from . import service
+from .repository import MovieFilters
+from .schemas import MovieRead, ReloadResult
+
+router = APIRouter(tags=["movies"])
+
+TENANT_ERRORS = {
+    400: {"model": ErrorBody, "description": "No tenant named, or header and parameter differ"},
+    404: {"model": ErrorBody, "description": "Unknown tenant or movie"},
+}
+
+
+@router.get("/movies", response_model=list[MovieRead], responses=TENANT_ERRORS)
+async def list_movies(
+    request: Request,
+    response: Response,
+    uow: UowDep,
+    tenant: TenantDep,
+    genre: Annotated[
+        str | None, Query(description="One genre name, matched whole, ignoring case and accents")
+    ] = None,
+    year: Annotated[int | None, Query(description="Release year")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
+    offset: Annotated[int, Query(ge=0, description="Movies to skip")] = 0,
+) -> list[MovieRead]:
+    """A page of the tenant's movies, ordered by TMDB id.
+
+    When more movies match than `limit`, the response carries `Link: <…>; rel="next"` and
+    `X-Total-Count`; the body stays a bare array.
+    """
+    filters = MovieFilters(genre=genre, year=year)
+    page = await service.list_movies(uow, tenant, filters, limit=limit, offset=offset)
+    if page.has_next:
+        next_url = request.url.include_query_params(offset=offset + limit)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    if page.total is not None:
+        response.headers["X-Total-Count"] = str(page.total)
+    return page.movies
+
+
+@router.get("/movies/{tmdb_id}", response_model=MovieRead, responses=TENANT_ERRORS)
+async def get_movie(tmdb_id: str, uow: UowDep, tenant: TenantDep) -> MovieRead:
+    """One movie of the tenant, by TMDB id."""
+    return await service.get_movie(uow, tenant, tmdb_id)
+
+
+@router.post(
+    "/reload",
+    response_model=ReloadResult,
+    responses={
+        **TENANT_ERRORS,
+        404: {"model": ErrorBody, "description": "No file sent and the tenant has no default CSV"},
+        415: {"model": ErrorBody, "description": "The body is not multipart/form-data"},
+        422: {"model": CsvErrorBody, "description": "The CSV is invalid; nothing was changed"},
+    },
+)
+async def reload(
+    request: Request,
+    uow: UowDep,
+    tenant: TenantDep,
+    file: Annotated[UploadFile | None, File(description="A catalog CSV; without it the default CSV")] = None,
+) -> ReloadResult:
+    """Replace the tenant's movies, atomically, with an uploaded CSV or the tenant's default one."""
+    await _check_upload_shape(request)
+    if file is None:
+        return await service.reload_default_catalog(uow, tenant, request.app.state.settings.csv_dir)
+    return await service.reload_catalog(uow, tenant, file.file, source="upload")
+
+
+async def _check_upload_shape(request: Request) -> None:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        if len((await request.form()).getlist("file")) > 1:
+            raise InvalidUpload("Send one file part named 'file', not several")
+        return
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if content_type and has_body:
+        raise UnsupportedMediaType("Upload the CSV as multipart/form-data with the file in the field 'file'")

@@ -1,0 +1,42 @@
+"""The unit of work: one AsyncSession, one transaction, committed only when the service says so."""
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .categories.repository import CategoryRepository
+from .movies.repository import MovieRepository
+from .tenants.repository import TenantRepository
+
+
+class UnitOfWork:
+    """`async with uow: …; await uow.commit()`. Leaving the block without commit rolls back."""
+
+    session: AsyncSession
+    tenants: TenantRepository
+    categories: CategoryRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.tenants = TenantRepository(self.session)
+        self.categories = CategoryRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self.session.rollback()  # a no-op after commit
+        finally:
+            await self.session.close()
+
+    def movies(self, tenant: str) -> MovieRepository:
+        """The movies of one tenant: every query the repository makes is filtered by it."""
+        return MovieRepository(self.session, tenant)
+
+    async def commit(self) -> None:
+        await self.session.commit()
