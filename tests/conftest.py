@@ -1,0 +1,122 @@
+"""Every test talks to a real PostgreSQL: the server named by TEST_DATABASE_URL, or an embedded one.
+
+The session creates a scratch database and migrates it; each test runs inside a transaction that
+is rolled back at the end (the app's sessions join it through savepoints).
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from moviemanager.app import create_app
+from moviemanager.config import Settings
+from moviemanager.db import async_url, create_engine
+from moviemanager.embedded import EmbeddedPostgres
+from moviemanager.migrations import upgrade_to_head
+from moviemanager.uow import UnitOfWork
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
+    """A PostgreSQL server we may create databases on."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield async_url(os.environ["TEST_DATABASE_URL"])
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded") / "pgdata")
+    url = server.start()
+    try:
+        yield async_url(url)
+    finally:
+        server.stop()
+
+
+async def create_scratch_database(server_url: URL) -> URL:
+    name = f"moviemanager_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(dsn(server_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.set(database=name)
+
+
+async def drop_database(url: URL) -> None:
+    conn = await asyncpg.connect(dsn(url.set(database="postgres")))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def dsn(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: URL) -> AsyncIterator[URL]:
+    """A fresh database migrated to head, dropped after the session."""
+    url = await create_scratch_database(server_url)
+    try:
+        await upgrade_to_head(url)
+        yield url
+    finally:
+        await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: URL) -> Settings:
+    return Settings(
+        database_url=database_url.render_as_string(hide_password=False), load_defaults=False, migrate_on_start=False
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database_url, settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """The test's own transaction, rolled back when the test ends."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def sessions(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions inside the test's transaction: their commits release savepoints only."""
+    return async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def uow(sessions: async_sessionmaker[AsyncSession]) -> UnitOfWork:
+    return UnitOfWork(sessions)
+
+
+@pytest.fixture
+def app(settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]):
+    app = create_app(settings)
+    app.state.engine = engine
+    app.state.sessions = sessions
+    return app
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+

@@ -1,0 +1,70 @@
+"""GET /categories: the master tree, nested, cut at max_level."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+ROOTS = ["Action", "Drama", "Comedy", "Horror", "Science Fiction"]
+
+
+def names(nodes) -> list[str]:
+    return [node["name"] for node in nodes]
+
+
+def depth(nodes) -> int:
+    return 1 + max((depth(node["subcategories"]) for node in nodes if node["subcategories"]), default=0)
+
+
+def count(nodes) -> int:
+    return sum(1 + count(node["subcategories"]) for node in nodes)
+
+
+async def test_max_level_0_gives_roots_only(client):
+    response = await client.get("/categories", params={"max_level": 0})
+    assert response.status_code == 200
+    tree = response.json()
+    assert [(n["id"], n["name"]) for n in tree] == list(enumerate(ROOTS, start=1))
+    assert all(n["subcategories"] == [] for n in tree)
+
+
+async def test_max_level_1_adds_the_children(client):
+    tree = (await client.get("/categories", params={"max_level": 1})).json()
+    action = tree[0]
+    assert names(action["subcategories"]) == ["Thriller", "Adventure", "Martial Arts"]
+    assert all(child["subcategories"] == [] for child in action["subcategories"])
+    assert depth(tree) == 2 and count(tree) == 16
+
+
+async def test_max_level_2_and_unlimited_give_the_whole_tree(client):
+    level_2 = (await client.get("/categories", params={"max_level": 2})).json()
+    unlimited = (await client.get("/categories")).json()
+    assert level_2 == unlimited
+    assert count(unlimited) == 25 and depth(unlimited) == 3
+    thriller = unlimited[0]["subcategories"][0]
+    assert thriller == {
+        "id": 6,
+        "name": "Thriller",
+        "subcategories": [
+            {"id": 17, "name": "Spy Thriller", "subcategories": []},
+            {"id": 18, "name": "Crime Thriller", "subcategories": []},
+        ],
+    }
+    cyberpunk = unlimited[4]["subcategories"][1]
+    assert cyberpunk["subcategories"] == [{"id": 25, "name": "Dystopian", "subcategories": []}]
+
+
+@pytest.mark.parametrize("max_level", [-1, "x"])
+async def test_bad_max_level_is_422(client, max_level):
+    response = await client.get("/categories", params={"max_level": max_level})
+    assert response.status_code == 422
+
+
+async def test_a_cycle_inserted_by_hand_does_not_hang_the_tree(client, connection):
+    await connection.execute(
+        text("INSERT INTO categories (id, name, parent_id) VALUES (901, 'Loop A', NULL), (902, 'Loop B', 901)")
+    )
+    await connection.execute(text("UPDATE categories SET parent_id = 902 WHERE id = 901"))
+    response = await asyncio.wait_for(client.get("/categories"), timeout=5)
+    assert response.status_code == 200
+    assert count(response.json()) == 25
