@@ -99,11 +99,21 @@ async def test_a_single_page_has_no_paging_headers(client, catalog):
     assert "Link" not in response.headers and "X-Total-Count" not in response.headers
 
 
-@pytest.mark.parametrize("limit", [0, 1001, -1, "ten"])
-async def test_limit_out_of_range_is_422(client, catalog, limit):
-    response = await client.get("/movies", params={"tenant": "alpha", "limit": limit})
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": 0}, {"limit": 1001}, {"limit": -1}, {"limit": "ten"}, {"offset": -1}, {"offset": 10**20}, {"year": "x"}],
+)
+async def test_paging_and_filter_parameters_out_of_range_are_422(client, catalog, params):
+    response = await client.get("/movies", params={"tenant": "alpha", **params})
     assert response.status_code == 422
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("params", [{"genre": "Phim\x00Hài"}, {"year": 10**30}, {"genre": "' OR 1=1 --"}])
+async def test_odd_filter_values_match_nothing_rather_than_fail(client, catalog, params):
+    response = await client.get("/movies", params={"tenant": "alpha", **params})
+    assert response.status_code == 200
+    assert response.json() == []
 
 
 async def test_get_one_movie(client, catalog):

@@ -3,7 +3,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Movie
@@ -18,6 +18,8 @@ class MovieFilters:
 
     def conditions(self) -> list[ColumnElement[bool]]:
         # One JSONB containment for every attribute filter, so the GIN index answers them together.
+        if self.genre and "\x00" in self.genre:
+            return [false()]  # no stored genre holds a NUL, and PostgreSQL JSONB cannot either
         contained: dict[str, Any] = {}
         if self.genre:
             contained["genre_keys"] = [genre_key(self.genre)]

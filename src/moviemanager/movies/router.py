@@ -10,6 +10,8 @@ from .schemas import MovieRead, ReloadResult
 
 router = APIRouter(tags=["movies"])
 
+MAX_OFFSET = 10_000_000
+
 TENANT_ERRORS = {
     400: {"model": ErrorBody, "description": "No tenant named, or header and parameter differ"},
     404: {"model": ErrorBody, "description": "Unknown tenant or movie"},
@@ -27,7 +29,7 @@ async def list_movies(
     ] = None,
     year: Annotated[int | None, Query(description="Release year")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Movies to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Movies to skip")] = 0,
 ) -> list[MovieRead]:
     """A page of the tenant's movies, ordered by TMDB id.
 
