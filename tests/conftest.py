@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from moviemanager.app import create_app
-from moviemanager.config import Settings
+from moviemanager.config import PACKAGED_CSV_DIR, Settings
 from moviemanager.db import async_url, create_engine
 from moviemanager.embedded import EmbeddedPostgres
 from moviemanager.migrations import upgrade_to_head
@@ -71,8 +71,13 @@ async def database_url(server_url: URL) -> AsyncIterator[URL]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: URL) -> Settings:
+    # Every value the tests depend on is given, so the developer's environment cannot change them.
     return Settings(
-        database_url=database_url.render_as_string(hide_password=False), load_defaults=False, migrate_on_start=False
+        database_url=database_url.render_as_string(hide_password=False),
+        csv_dir=PACKAGED_CSV_DIR,
+        load_defaults=False,
+        migrate_on_start=False,
+        cors_origins=["*"],
     )
 
 

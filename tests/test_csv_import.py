@@ -4,9 +4,9 @@ import io
 
 import pytest
 
+from moviemanager.config import PACKAGED_CSV_DIR
 from moviemanager.errors import InvalidCsv
 from moviemanager.movies.csv_import import read_catalog
-from moviemanager.config import PACKAGED_CSV_DIR
 
 from .factories import HEADER, catalog_csv, movie
 
@@ -97,6 +97,10 @@ def test_line_numbers_count_physical_lines_across_multiline_fields():
         ({"Year": "2024.5"}, "Year", "Year must be a whole number, like 2025"),
         ({"Year": "0"}, "Year", "Year must be between 1870 and 2100"),
         ({"Year": "3000"}, "Year", "Year must be between 1870 and 2100"),
+        ({"Year": "9" * 5000}, "Year", "Year must be between 1870 and 2100"),
+        ({"Year": "２０２５"}, "Year", "Year must be a whole number, like 2025"),
+        ({"TMDB_ID": "9" * 5000}, "TMDB ID", "TMDB ID must be a positive whole number, like 550"),
+        ({"TMDB_ID": str(2**63)}, "TMDB ID", "TMDB ID must be a positive whole number, like 550"),
         ({"Rating": "high"}, "Rating", "Rating must be a number, like 6.2"),
         ({"Rating": "-1"}, "Rating", "Rating must be a number from 0 to 10"),
         ({"Rating": "11"}, "Rating", "Rating must be a number from 0 to 10"),
@@ -105,6 +109,7 @@ def test_line_numbers_count_physical_lines_across_multiline_fields():
         ({"Runtime": "about two hours"}, "Runtime", "Runtime must be minutes, like '78 phút' or '64 phút/tập'"),
         ({"Runtime": "0 phút"}, "Runtime", "Runtime must be between 1 and 6000 minutes"),
         ({"Runtime": "100000 phút"}, "Runtime", "Runtime must be between 1 and 6000 minutes"),
+        ({"Runtime": "9" * 5000}, "Runtime", "Runtime must be between 1 and 6000 minutes"),
         ({"Poster_URL": "javascript:alert(1)"}, "Poster URL", "Poster URL must be an http:// or https:// URL"),
         ({"Overview": "nul \x00 byte"}, "Overview", "Contains a NUL byte, which cannot be stored"),
         ({"Movie_Name": "bell \x07"}, "Movie Name", "Contains the control character U+0007"),
@@ -162,6 +167,12 @@ def test_field_over_the_size_limit_is_refused():
 )
 def test_file_level_problems(data, reason):
     assert [r for _, _, _, r in problems(data)] == [reason]
+
+
+@pytest.mark.parametrize("data", [b"Movie Name,TMDB ID\rA,1\rB,2\r", b"Movie Name,TMDB ID\nA,1\rB,2\n"])
+def test_cr_only_line_ends_are_named(data):
+    [(_, _, _, reason)] = problems(data)
+    assert "CR alone" in reason
 
 
 def test_semicolon_separated_file_gets_a_hint():

@@ -1,6 +1,5 @@
 """Settings, read from the environment when asked for, never at import time."""
 
-from functools import cached_property
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -25,6 +24,6 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout: float = Field(default=5.0, gt=0)
 
-    @cached_property
+    @property
     def embedded_pgdata(self) -> Path:
         return self.data_dir.expanduser().resolve() / "pgdata"

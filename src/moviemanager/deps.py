@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 
+from .config import Settings
 from .errors import TenantConflict, TenantMissing
 from .tenants.service import validate_tenant_name
 from .uow import UnitOfWork
@@ -12,6 +13,10 @@ from .uow import UnitOfWork
 def unit_of_work(request: Request) -> UnitOfWork:
     """An unopened unit of work; the service opens, commits or rolls it back."""
     return UnitOfWork(request.app.state.sessions)
+
+
+def app_settings(request: Request) -> Settings:
+    return request.app.state.settings
 
 
 def tenant_name(
@@ -26,5 +31,6 @@ def tenant_name(
     return validate_tenant_name(name)
 
 
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]
 TenantDep = Annotated[str, Depends(tenant_name)]

@@ -38,7 +38,7 @@ MAX_TMDB_ID = 2**63 - 1
 VALUE_PREVIEW_CHARS = 80
 
 RUNTIME_PATTERN = re.compile(
-    r"(?P<minutes>\d+)\s*(?:phút|phut|p|min|mins|minutes|m)?\.?\s*(?P<per_episode>/\s*(?:tập|tap|ep|episode))?",
+    r"(?P<minutes>[0-9]+)\s*(?:phút|phut|p|min|mins|minutes|m)?\.?\s*(?P<per_episode>/\s*(?:tập|tap|ep|episode))?",
     re.IGNORECASE,
 )
 URL_PATTERN = re.compile(r"https?://[^\s/?#]+\S*", re.IGNORECASE)
@@ -143,7 +143,7 @@ def _read_header(reader: "csv._reader") -> list[str] | CsvProblem:
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        return CsvProblem(1, None, None, f"The header line cannot be read: {exc}")
+        return CsvProblem(1, None, None, f"The header line cannot be read: {_describe_csv_error(exc, 1, reader.line_num)}")
     if header is None or header == [] or header == [""]:
         return CsvProblem(1, None, None, "The file is empty; expected a header line and movie rows")
 
@@ -165,6 +165,8 @@ def _read_header(reader: "csv._reader") -> list[str] | CsvProblem:
 
 def _describe_csv_error(exc: csv.Error, start_line: int, end_line: int) -> str:
     message = str(exc)
+    if "new-line character seen in unquoted field" in message:
+        return "Lines must end with LF or CRLF; this file seems to use CR alone"
     if "unexpected end of data" in message:
         return f"A quoted field starting on line {start_line} is never closed (the file ended on line {end_line})"
     if "field larger than field limit" in message:
@@ -215,8 +217,13 @@ def _convert(column: str, value: str) -> dict[str, Any]:
     return {key: value or None}
 
 
+def _digits_in_range(digits: str, low: int, high: int) -> bool:
+    """Compare without int() on absurdly long strings, which Python refuses to convert."""
+    return len(digits) <= len(str(high)) and low <= int(digits) <= high
+
+
 def _parse_tmdb_id(value: str) -> int:
-    if not value.isascii() or not value.isdigit() or not 0 < int(value) <= MAX_TMDB_ID:
+    if not (value.isascii() and value.isdigit()) or not _digits_in_range(value, 1, MAX_TMDB_ID):
         raise _CellError("TMDB ID must be a positive whole number, like 550")
     return int(value)
 
@@ -224,12 +231,11 @@ def _parse_tmdb_id(value: str) -> int:
 def _parse_year(value: str) -> int | None:
     if not value:
         return None
-    if not value.isascii() or not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise _CellError("Year must be a whole number, like 2025")
-    year = int(value)
-    if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
+    if not _digits_in_range(value, *YEAR_RANGE):
         raise _CellError(f"Year must be between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}")
-    return year
+    return int(value)
 
 
 def _parse_rating(value: str) -> float | None:
@@ -250,9 +256,9 @@ def _parse_runtime(value: str) -> dict[str, Any]:
     match = RUNTIME_PATTERN.fullmatch(value)
     if match is None:
         raise _CellError("Runtime must be minutes, like '78 phút' or '64 phút/tập'")
-    minutes = int(match["minutes"])
-    if not RUNTIME_RANGE[0] <= minutes <= RUNTIME_RANGE[1]:
+    if not _digits_in_range(match["minutes"], *RUNTIME_RANGE):
         raise _CellError(f"Runtime must be between {RUNTIME_RANGE[0]} and {RUNTIME_RANGE[1]} minutes")
+    minutes = int(match["minutes"])
     return {"runtime": value, "runtime_minutes": minutes, "runtime_per_episode": match["per_episode"] is not None}
 
 

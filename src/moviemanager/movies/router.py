@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
-from ..deps import TenantDep, UowDep
+from ..deps import SettingsDep, TenantDep, UowDep
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, UnsupportedMediaType
 from . import service
 from .repository import MovieFilters
@@ -64,6 +64,7 @@ async def get_movie(tmdb_id: str, uow: UowDep, tenant: TenantDep) -> MovieRead:
 )
 async def reload(
     request: Request,
+    settings: SettingsDep,
     uow: UowDep,
     tenant: TenantDep,
     file: Annotated[UploadFile | None, File(description="A catalog CSV; without it the default CSV")] = None,
@@ -71,7 +72,7 @@ async def reload(
     """Replace the tenant's movies, atomically, with an uploaded CSV or the tenant's default one."""
     await _check_upload_shape(request)
     if file is None:
-        return await service.reload_default_catalog(uow, tenant, request.app.state.settings.csv_dir)
+        return await service.reload_default_catalog(uow, tenant, settings.csv_dir)
     return await service.reload_catalog(uow, tenant, file.file, source="upload")
 
 
