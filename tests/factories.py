@@ -4,8 +4,18 @@ import csv
 import io
 
 HEADER = [
-    "Movie Name", "Movie Link", "Fshare Link", "Original Title", "Genre", "Year",
-    "Runtime", "Rating", "Overview", "Poster URL", "Backdrop URL", "TMDB ID",
+    "Movie Name",
+    "Movie Link",
+    "Fshare Link",
+    "Original Title",
+    "Genre",
+    "Year",
+    "Runtime",
+    "Rating",
+    "Overview",
+    "Poster URL",
+    "Backdrop URL",
+    "TMDB ID",
 ]
 
 

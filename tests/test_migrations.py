@@ -4,9 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from moviemanager.db import Base
+from moviemanager.db import Base, create_engine
 from moviemanager.migrations import current_revision, downgrade_to_base, head_revision, upgrade_to_head
-from moviemanager.db import create_engine
 
 from .conftest import create_scratch_database, drop_database
 

@@ -101,7 +101,16 @@ async def test_a_single_page_has_no_paging_headers(client, catalog):
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 1001}, {"limit": -1}, {"limit": "ten"}, {"offset": -1}, {"offset": 10**20}, {"year": "x"}, {"year": "9" * 5000}],
+    [
+        {"limit": 0},
+        {"limit": 1001},
+        {"limit": -1},
+        {"limit": "ten"},
+        {"offset": -1},
+        {"offset": 10**20},
+        {"year": "x"},
+        {"year": "9" * 5000},
+    ],
 )
 async def test_paging_and_filter_parameters_out_of_range_are_422(client, catalog, params):
     response = await client.get("/movies", params={"tenant": "alpha", **params})

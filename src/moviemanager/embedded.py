@@ -7,6 +7,7 @@ lets go of it.
 """
 
 import asyncio
+import contextlib
 import logging
 import warnings
 from pathlib import Path
@@ -49,10 +50,8 @@ async def ensure_database(server_url: URL, name: str) -> URL:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # another process was first
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another process created it first
     finally:
         await conn.close()
     return server_url.set(database=name)

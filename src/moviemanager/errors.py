@@ -53,9 +53,7 @@ class NoDefaultCsv(DomainError):
     status_code = 404
 
     def __init__(self, tenant: str) -> None:
-        super().__init__(
-            f"Tenant {tenant!r} has no default CSV; upload one as the multipart field 'file'"
-        )
+        super().__init__(f"Tenant {tenant!r} has no default CSV; upload one as the multipart field 'file'")
 
 
 class UnsupportedMediaType(DomainError):

@@ -10,15 +10,13 @@ from fastapi import FastAPI
 
 from .app import create_app
 
-__all__ = ["app", "create_app"]
-
 
 @cache
 def _app() -> FastAPI:
     return create_app()
 
 
-def __getattr__(name: str) -> FastAPI:
+def __getattr__(name: str) -> FastAPI:  # PEP 562: `main.app` builds the app on first access
     if name == "app":
         return _app()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,9 +24,9 @@ class CategoryRepository:
         One recursive query. It cannot loop: a node has one parent, so a node reachable from a root
         is never part of a cycle, and a cycle inserted by hand is simply not reached.
         """
-        roots = select(
-            Category.id, Category.parent_id, Category.name, literal(0).label("level")
-        ).where(Category.parent_id.is_(None))
+        roots = select(Category.id, Category.parent_id, Category.name, literal(0).label("level")).where(
+            Category.parent_id.is_(None)
+        )
         tree = roots.cte("tree", recursive=True)
         children = select(Category.id, Category.parent_id, Category.name, (tree.c.level + 1).label("level")).join(
             tree, Category.parent_id == tree.c.id

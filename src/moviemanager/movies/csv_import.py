@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CsvProblem, InvalidCsv
+from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, InvalidCsv
 from .genres import genre_key, split_genres
 
 # CSV header → key in the stored movie data (and the API field of the same name).
@@ -61,13 +61,16 @@ def read_catalog(raw_lines: Iterable[bytes]) -> list[MovieRow]:
     """Parse a whole UTF-8 catalog file; raise InvalidCsv listing every problem found."""
     rows: list[MovieRow] = []
     problems: list[CsvProblem] = []
+    problem_count = 0
     for item in parse_movies(decode_utf8_lines(raw_lines)):
-        if isinstance(item, CsvProblem):
-            problems.append(item)
-        else:
+        if isinstance(item, MovieRow):
             rows.append(item)
+            continue
+        problem_count += 1
+        if len(problems) < MAX_REPORTED_PROBLEMS:
+            problems.append(item)
     if problems:
-        raise InvalidCsv(problems)
+        raise InvalidCsv(problems, problem_count)
     if not rows:
         raise InvalidCsv([CsvProblem(2, None, None, "The file has a header but no movie rows")])
     return rows
@@ -143,7 +146,8 @@ def _read_header(reader: "csv._reader") -> list[str] | CsvProblem:
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        return CsvProblem(1, None, None, f"The header line cannot be read: {_describe_csv_error(exc, 1, reader.line_num)}")
+        reason = _describe_csv_error(exc, 1, reader.line_num)
+        return CsvProblem(1, None, None, f"The header line cannot be read: {reason}")
     if header is None or header == [] or header == [""]:
         return CsvProblem(1, None, None, "The file is empty; expected a header line and movie rows")
 

@@ -24,9 +24,7 @@ async def list_movies(
     response: Response,
     uow: UowDep,
     tenant: TenantDep,
-    genre: Annotated[
-        str | None, Query(description="One genre name, matched whole, ignoring case and accents")
-    ] = None,
+    genre: Annotated[str | None, Query(description="One genre name, matched whole, ignoring case and accents")] = None,
     year: Annotated[int | None, Query(description="Release year")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Movies to skip")] = 0,

@@ -25,9 +25,7 @@ class MoviePage:
     total: int | None  # known when the listing spans more than one page
 
 
-async def list_movies(
-    uow: UnitOfWork, tenant: str, filters: MovieFilters, *, limit: int, offset: int = 0
-) -> MoviePage:
+async def list_movies(uow: UnitOfWork, tenant: str, filters: MovieFilters, *, limit: int, offset: int = 0) -> MoviePage:
     """One page of a tenant's movies, ordered by TMDB id."""
     async with uow:
         await require_tenant(uow, tenant)

@@ -12,8 +12,7 @@ _TENANT_NAME = re.compile(TENANT_NAME_PATTERN)
 def validate_tenant_name(name: str) -> str:
     if not _TENANT_NAME.fullmatch(name):
         raise InvalidTenantName(
-            "Tenant names are 1-64 characters: lowercase letters, digits, '_' and '-', "
-            "starting with a letter or digit"
+            "Tenant names are 1-64 characters: lowercase letters, digits, '_' and '-', starting with a letter or digit"
         )
     return name
 

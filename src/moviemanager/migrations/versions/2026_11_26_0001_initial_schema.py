@@ -82,9 +82,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), sa.Identity(always=False), nullable=False),
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("name", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["parent_id"], ["categories.id"], name=op.f("fk_categories_parent_id_categories")
-        ),
+        sa.ForeignKeyConstraint(["parent_id"], ["categories.id"], name=op.f("fk_categories_parent_id_categories")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_categories")),
         sa.UniqueConstraint("name", name=op.f("uq_categories_name")),
     )
