@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_CSV_DIR = Path(__file__).parent / "data"
@@ -12,9 +12,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOVIEMANAGER_", extra="ignore")
 
     # Unset: start the embedded PostgreSQL under data_dir.
-    database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DATABASE_URL", "MOVIEMANAGER_DATABASE_URL")
-    )
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     data_dir: Path = Path(".moviemanager")
     csv_dir: Path = PACKAGED_CSV_DIR
     load_defaults: bool = True
