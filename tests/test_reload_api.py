@@ -3,6 +3,7 @@
 import pytest
 
 from moviemanager.config import PACKAGED_CSV_DIR
+from moviemanager.movies.service import load_default_catalogs
 
 from .factories import HEADER, catalog_csv, movie
 
@@ -135,3 +136,12 @@ async def test_two_file_parts_are_refused(client):
 async def test_a_file_field_that_is_not_a_file_is_422(client):
     response = await client.post("/reload", params={"tenant": "two"}, data={"file": "Movie Name,TMDB ID"})
     assert response.status_code == 422
+
+
+async def test_first_start_loads_every_default_csv_and_skips_badly_named_ones(uow, tmp_path):
+    (tmp_path / "films.csv").write_bytes(catalog_csv([movie(1), movie(2)]))
+    (tmp_path / "Not A Tenant.csv").write_bytes(catalog_csv([movie(3)]))
+    loaded = await load_default_catalogs(lambda: uow, tmp_path)
+    assert loaded == ["films"]
+    # a second start finds tenants and loads nothing
+    assert await load_default_catalogs(lambda: uow, tmp_path) == []

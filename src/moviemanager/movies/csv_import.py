@@ -226,10 +226,18 @@ def _digits_in_range(digits: str, low: int, high: int) -> bool:
     return len(digits) <= len(str(high)) and low <= int(digits) <= high
 
 
+def tmdb_id_from_text(value: str) -> int | None:
+    """The TMDB id written in `value`, or None when it is not a positive whole number that fits."""
+    if value.isascii() and value.isdigit() and _digits_in_range(value, 1, MAX_TMDB_ID):
+        return int(value)
+    return None
+
+
 def _parse_tmdb_id(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or not _digits_in_range(value, 1, MAX_TMDB_ID):
+    tmdb_id = tmdb_id_from_text(value)
+    if tmdb_id is None:
         raise _CellError("TMDB ID must be a positive whole number, like 550")
-    return int(value)
+    return tmdb_id
 
 
 def _parse_year(value: str) -> int | None:

@@ -9,9 +9,9 @@ from time import perf_counter
 from typing import BinaryIO, Literal
 
 from ..errors import MovieNotFound, NoDefaultCsv
-from ..tenants.service import require_tenant, validate_tenant_name
+from ..tenants.service import is_valid_tenant_name, require_tenant
 from ..uow import UnitOfWork
-from .csv_import import MovieRow, read_catalog
+from .csv_import import MovieRow, read_catalog, tmdb_id_from_text
 from .repository import MovieFilters
 from .schemas import MovieRead, ReloadResult
 
@@ -44,9 +44,8 @@ async def list_movies(uow: UnitOfWork, tenant: str, filters: MovieFilters, *, li
 async def get_movie(uow: UnitOfWork, tenant: str, tmdb_id: str) -> MovieRead:
     async with uow:
         await require_tenant(uow, tenant)
-        movie = None
-        if tmdb_id.isascii() and tmdb_id.isdigit() and len(tmdb_id) < 19:
-            movie = await uow.movies(tenant).get(int(tmdb_id))
+        key = tmdb_id_from_text(tmdb_id)
+        movie = None if key is None else await uow.movies(tenant).get(key)
         if movie is None:
             raise MovieNotFound()
         return MovieRead.from_movie(movie)
@@ -81,7 +80,10 @@ async def load_default_catalogs(new_uow: Callable[[], UnitOfWork], csv_dir: Path
             return []
         loaded = []
         for path in sorted(csv_dir.glob("*.csv")):
-            tenant = validate_tenant_name(path.stem)
+            tenant = path.stem
+            if not is_valid_tenant_name(tenant):
+                log.warning("skipping default CSV %s: its name is not a valid tenant name", path.name)
+                continue
             with path.open("rb") as csv_file:
                 rows = await asyncio.to_thread(read_catalog, csv_file)
             await _replace(uow, tenant, rows)

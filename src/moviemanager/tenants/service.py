@@ -9,8 +9,12 @@ from ..uow import UnitOfWork
 _TENANT_NAME = re.compile(TENANT_NAME_PATTERN)
 
 
+def is_valid_tenant_name(name: str) -> bool:
+    return _TENANT_NAME.fullmatch(name) is not None
+
+
 def validate_tenant_name(name: str) -> str:
-    if not _TENANT_NAME.fullmatch(name):
+    if not is_valid_tenant_name(name):
         raise InvalidTenantName(
             "Tenant names are 1-64 characters: lowercase letters, digits, '_' and '-', starting with a letter or digit"
         )
