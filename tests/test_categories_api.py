@@ -36,6 +36,11 @@ async def test_max_level_1_adds_the_children(client):
     assert depth(tree) == 2 and count(tree) == 16
 
 
+async def test_a_max_level_deeper_than_the_tree_gives_the_whole_tree(client):
+    deep = (await client.get("/categories", params={"max_level": 2**31 - 1})).json()
+    assert deep == (await client.get("/categories")).json()
+
+
 async def test_max_level_2_and_unlimited_give_the_whole_tree(client):
     level_2 = (await client.get("/categories", params={"max_level": 2})).json()
     unlimited = (await client.get("/categories")).json()
@@ -54,7 +59,7 @@ async def test_max_level_2_and_unlimited_give_the_whole_tree(client):
     assert cyberpunk["subcategories"] == [{"id": 25, "name": "Dystopian", "subcategories": []}]
 
 
-@pytest.mark.parametrize("max_level", [-1, "x"])
+@pytest.mark.parametrize("max_level", [-1, "x", 2**31, 10**20])
 async def test_bad_max_level_is_422(client, max_level):
     response = await client.get("/categories", params={"max_level": max_level})
     assert response.status_code == 422

@@ -6,7 +6,7 @@ from fastapi import Depends, Header, Query, Request
 
 from .config import Settings
 from .errors import TenantConflict, TenantMissing
-from .tenants.service import validate_tenant_name
+from .models import TENANT_NAME_PATTERN
 from .uow import UnitOfWork
 
 
@@ -20,15 +20,20 @@ def app_settings(request: Request) -> Settings:
 
 
 def tenant_name(
-    x_tenant: Annotated[str | None, Header(description="The tenant (catalog) to use")] = None,
-    tenant: Annotated[str | None, Query(description="The tenant, when no X-Tenant header is sent")] = None,
+    x_tenant: Annotated[
+        str | None, Header(pattern=TENANT_NAME_PATTERN, description="The tenant (catalog) to use")
+    ] = None,
+    tenant: Annotated[
+        str | None, Query(pattern=TENANT_NAME_PATTERN, description="The tenant, when no X-Tenant header is sent")
+    ] = None,
 ) -> str:
+    """The tenant named by the X-Tenant header or the `tenant` parameter (FastAPI checks the pattern)."""
     if x_tenant is not None and tenant is not None and x_tenant != tenant:
         raise TenantConflict(f"X-Tenant header {x_tenant!r} and tenant parameter {tenant!r} differ")
     name = x_tenant if x_tenant is not None else tenant
-    if not name:
+    if name is None:
         raise TenantMissing("Name the tenant with the X-Tenant header or the tenant query parameter")
-    return validate_tenant_name(name)
+    return name
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]

@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -29,10 +30,6 @@ class TenantMissing(DomainError):
 
 class TenantConflict(DomainError):
     status_code = 400
-
-
-class InvalidTenantName(DomainError):
-    status_code = 422
 
 
 class TenantNotFound(DomainError):
@@ -110,6 +107,12 @@ class CsvProblemBody(BaseModel):
 class CsvErrorBody(ErrorBody):
     error_count: int
     errors: list[CsvProblemBody]
+
+
+class RequestValidationErrorBody(BaseModel):
+    """FastAPI's own 422: each error's location (`loc`), message and the input sent."""
+
+    detail: list[dict[str, Any]]
 
 
 def install_error_handlers(app: FastAPI) -> None:

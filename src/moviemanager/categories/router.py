@@ -13,7 +13,8 @@ router = APIRouter(tags=["categories"])
 async def list_categories(
     uow: UowDep,
     max_level: Annotated[
-        int | None, Query(ge=0, description="Deepest level to include; 0 = root categories only. Unset: all.")
+        int | None,
+        Query(ge=0, le=2**31 - 1, description="Deepest level to include; 0 = root categories only. Unset: all."),
     ] = None,
 ) -> list[CategoryNode]:
     """The category tree, nested through `subcategories`."""

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
 from ..deps import SettingsDep, TenantDep, UowDep
-from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, UnsupportedMediaType
+from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
 from . import service
 from .repository import MovieFilters
 from .schemas import MovieRead, ReloadResult
@@ -57,7 +57,10 @@ async def get_movie(tmdb_id: str, uow: UowDep, tenant: TenantDep) -> MovieRead:
         **TENANT_ERRORS,
         404: {"model": ErrorBody, "description": "No file sent and the tenant has no default CSV"},
         415: {"model": ErrorBody, "description": "The body is not multipart/form-data"},
-        422: {"model": CsvErrorBody, "description": "The CSV is invalid; nothing was changed"},
+        422: {
+            "model": CsvErrorBody | ErrorBody | RequestValidationErrorBody,
+            "description": "The CSV or the request is invalid; nothing was changed",
+        },
     },
 )
 async def reload(

@@ -2,7 +2,7 @@
 
 import re
 
-from ..errors import InvalidTenantName, TenantNotFound
+from ..errors import TenantNotFound
 from ..models import TENANT_NAME_PATTERN
 from ..uow import UnitOfWork
 
@@ -11,14 +11,6 @@ _TENANT_NAME = re.compile(TENANT_NAME_PATTERN)
 
 def is_valid_tenant_name(name: str) -> bool:
     return _TENANT_NAME.fullmatch(name) is not None
-
-
-def validate_tenant_name(name: str) -> str:
-    if not is_valid_tenant_name(name):
-        raise InvalidTenantName(
-            "Tenant names are 1-64 characters: lowercase letters, digits, '_' and '-', starting with a letter or digit"
-        )
-    return name
 
 
 async def require_tenant(uow: UnitOfWork, name: str) -> None:
