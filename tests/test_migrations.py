@@ -5,7 +5,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from moviemanager.db import Base, create_engine
-from moviemanager.migrations import current_revision, downgrade_to_base, head_revision, upgrade_to_head
+from moviemanager.migrations import (
+    current_revision,
+    downgrade_to_base,
+    head_revision,
+    include_name,
+    upgrade_to_head,
+)
 
 from .conftest import create_scratch_database, drop_database
 
@@ -35,7 +41,8 @@ async def test_upgrade_downgrade_upgrade(server_url, settings):
 
 async def test_models_match_the_migrations(connection):
     def diff(sync_connection):
-        return compare_metadata(MigrationContext.configure(sync_connection), Base.metadata)
+        context = MigrationContext.configure(sync_connection, opts={"include_name": include_name})
+        return compare_metadata(context, Base.metadata)
 
     assert await connection.run_sync(diff) == []
 

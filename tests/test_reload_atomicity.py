@@ -2,17 +2,19 @@
 
 import asyncio
 import io
+import threading
 import uuid
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from moviemanager.db import create_sessionmaker
 from moviemanager.errors import InvalidCsv
 from moviemanager.models import Tenant
 from moviemanager.movies import service
-from moviemanager.movies.csv_import import read_catalog
+from moviemanager.movies.bulk import BulkMovies
 from moviemanager.movies.repository import MovieFilters
+from moviemanager.movies.schemas import ImportReport
 from moviemanager.uow import UnitOfWork
 
 from .factories import catalog_csv, movie
@@ -25,8 +27,26 @@ async def committed(engine):
     tenant = f"atomic_{uuid.uuid4().hex[:8]}"
     yield sessions, tenant
     async with sessions() as session:
+        bulk = BulkMovies(session, tenant)
+        if partition := await bulk.current_partition():
+            await session.execute(text(f'DROP TABLE "{partition}"'))
         await session.execute(delete(Tenant).where(Tenant.name == tenant))
         await session.commit()
+
+
+class GatedFile(io.BytesIO):
+    """A file whose reads stop after the first chunk until `gate` is set: an import caught mid-COPY."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.gate = threading.Event()
+        self.reading = threading.Event()
+
+    def read(self, size: int = -1) -> bytes:
+        if self.tell() > 0:
+            self.reading.set()
+            self.gate.wait(timeout=30)
+        return super().read(200)
 
 
 def rows(ids) -> bytes:
@@ -38,41 +58,74 @@ async def visible_ids(sessions, tenant) -> list[int]:
         return [m.tmdb_id for m in await uow.movies(tenant).list(MovieFilters(), limit=1000)]
 
 
+async def reload(sessions, tenant, source) -> ImportReport:
+    return await service.reload_catalog(UnitOfWork(sessions), tenant, source)
+
+
 async def test_readers_see_the_old_set_until_the_replace_commits(committed):
     sessions, tenant = committed
-    await service.reload_catalog(UnitOfWork(sessions), tenant, io.BytesIO(rows(range(1, 101))), source="upload")
+    await reload(sessions, tenant, io.BytesIO(rows(range(1, 101))))
 
-    async with UnitOfWork(sessions) as writer:
-        await writer.tenants.add_and_lock(tenant)
-        await writer.movies(tenant).replace_all(read_catalog(io.BytesIO(rows(range(1001, 1201)))))
-        assert await visible_ids(sessions, tenant) == list(range(1, 101))
-        await writer.commit()
+    source = GatedFile(rows(range(1001, 1201)))
+    writer = asyncio.create_task(reload(sessions, tenant, source))
+    await asyncio.to_thread(source.reading.wait, 10)
+    assert await visible_ids(sessions, tenant) == list(range(1, 101))
 
+    seen = []
+
+    async def keep_reading():
+        while not writer.done():
+            seen.append(await visible_ids(sessions, tenant))
+
+    reader = asyncio.create_task(keep_reading())
+    source.gate.set()
+    report = await asyncio.wait_for(writer, timeout=30)
+    await reader
+    assert (report.inserted, report.deleted, report.total) == (200, 100, 200)
     assert await visible_ids(sessions, tenant) == list(range(1001, 1201))
+    assert all(ids in (list(range(1, 101)), list(range(1001, 1201))) for ids in seen)
 
 
 async def test_reloads_of_one_tenant_wait_for_each_other(committed):
     sessions, tenant = committed
-    await service.reload_catalog(UnitOfWork(sessions), tenant, io.BytesIO(rows([1])), source="upload")
+    await reload(sessions, tenant, io.BytesIO(rows([1])))
 
-    async with UnitOfWork(sessions) as first:
-        await first.tenants.add_and_lock(tenant)
-        await first.movies(tenant).replace_all(read_catalog(io.BytesIO(rows([2, 3]))))
-        second = asyncio.create_task(
-            service.reload_catalog(UnitOfWork(sessions), tenant, io.BytesIO(rows([4, 5, 6])), source="upload")
-        )
-        await asyncio.sleep(0.3)
-        assert not second.done()  # blocked on the tenant's row lock
-        await first.commit()
+    first_source = GatedFile(rows(range(2, 40)))
+    first = asyncio.create_task(reload(sessions, tenant, first_source))
+    await asyncio.to_thread(first_source.reading.wait, 10)
+    second = asyncio.create_task(reload(sessions, tenant, io.BytesIO(rows(range(4, 10)))))
+    await asyncio.sleep(0.3)
+    assert not second.done()  # blocked on the tenant's row lock
+    first_source.gate.set()
 
-    assert (await asyncio.wait_for(second, timeout=10)).loaded == 3
-    assert await visible_ids(sessions, tenant) == [4, 5, 6]
+    assert (await asyncio.wait_for(first, timeout=10)).loaded == 38
+    assert (await asyncio.wait_for(second, timeout=10)).loaded == 6
+    assert await visible_ids(sessions, tenant) == list(range(4, 10))
+
+
+async def test_reloads_of_different_tenants_proceed_in_parallel(committed):
+    sessions, tenant = committed
+    other = tenant + "_b"
+    try:
+        source = GatedFile(rows(range(1, 40)))
+        first = asyncio.create_task(reload(sessions, tenant, source))
+        await asyncio.to_thread(source.reading.wait, 10)
+        second = await asyncio.wait_for(reload(sessions, other, io.BytesIO(rows([7, 8]))), timeout=10)
+        assert second.total == 2
+        source.gate.set()
+        assert (await asyncio.wait_for(first, timeout=10)).total == 39
+    finally:
+        async with sessions() as session:
+            if partition := await BulkMovies(session, other).current_partition():
+                await session.execute(text(f'DROP TABLE "{partition}"'))
+            await session.execute(delete(Tenant).where(Tenant.name == other))
+            await session.commit()
 
 
 async def test_a_failed_reload_leaves_the_committed_catalog(committed):
     sessions, tenant = committed
-    await service.reload_catalog(UnitOfWork(sessions), tenant, io.BytesIO(rows([1, 2])), source="upload")
+    await reload(sessions, tenant, io.BytesIO(rows([1, 2])))
     bad = catalog_csv([movie(3), movie(4, TMDB_ID="x")])
     with pytest.raises(InvalidCsv):
-        await service.reload_catalog(UnitOfWork(sessions), tenant, io.BytesIO(bad), source="upload")
+        await reload(sessions, tenant, io.BytesIO(bad))
     assert await visible_ids(sessions, tenant) == [1, 2]

@@ -53,6 +53,19 @@ class NoDefaultCsv(DomainError):
         super().__init__(f"Tenant {tenant!r} has no default CSV; upload one as the multipart field 'file'")
 
 
+class CatalogBusy(DomainError):
+    status_code = 409
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(
+            f"The catalogs are busy (long reads are running); tenant {tenant!r} was not changed. Retry in a moment."
+        )
+
+
+class ShrinkRefused(DomainError):
+    status_code = 422
+
+
 class UnsupportedMediaType(DomainError):
     status_code = 415
 
@@ -64,6 +77,20 @@ class InvalidUpload(DomainError):
 @dataclass(frozen=True)
 class CsvProblem:
     """One thing wrong with an uploaded CSV, located for a person to fix."""
+
+    line: int
+    column: str | None
+    value: str | None
+    reason: str
+
+
+class FileProblem(CsvProblem):
+    """The file itself is damaged (header, quoting): nothing after this point can be read."""
+
+
+@dataclass(frozen=True)
+class CsvWarning:
+    """Something read from a CSV that may not mean what the file intended; the row is kept."""
 
     line: int
     column: str | None

@@ -3,7 +3,20 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, Index, Integer, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Text,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,16 +34,30 @@ class Tenant(Base):
 
 
 class Movie(Base):
-    """A movie of one tenant's catalog; its attributes live in `data` (JSONB), keyed by API field."""
+    """A movie of one tenant's catalog; its attributes live in `data` (JSONB), keyed by API field.
+
+    The table is partitioned by tenant, one partition per tenant, swapped whole by a reload
+    (see movies/bulk.py); migration 0002 says why there is no foreign key to `tenants`.
+    """
 
     __tablename__ = "movies"
+    # Every index here is rebuilt on each new partition by the importer (movies/bulk.py).
     __table_args__ = (
-        # Serves the genre and year filters (`data @> …`).
-        Index("ix_movies_data", "data", postgresql_using="gin", postgresql_ops={"data": "jsonb_path_ops"}),
+        PrimaryKeyConstraint("tenant", "tmdb_id", postgresql_include=["checksum"]),
+        Index(
+            "ix_movies_genre_keys",
+            literal_column("(data -> 'genre_keys')").label("genre_keys"),
+            postgresql_using="gin",
+            postgresql_ops={"genre_keys": "jsonb_path_ops"},
+        ),
+        Index("ix_movies_year", text("((data ->> 'year')::integer)"), "tmdb_id"),
+        {"postgresql_partition_by": "LIST (tenant)"},
     )
 
-    tenant: Mapped[str] = mapped_column(Text, ForeignKey("tenants.name", ondelete="CASCADE"), primary_key=True)
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
     tmdb_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # A hash of the stored document, written by the importer to tell changed movies from unchanged ones.
+    checksum: Mapped[int | None] = mapped_column(BigInteger)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 

@@ -6,6 +6,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .categories.repository import CategoryRepository
+from .movies.bulk import BulkMovies
 from .movies.repository import MovieRepository
 from .tenants.repository import TenantRepository
 
@@ -37,6 +38,10 @@ class UnitOfWork:
     def movies(self, tenant: str) -> MovieRepository:
         """The movies of one tenant: every query the repository makes is filtered by it."""
         return MovieRepository(self.session, tenant)
+
+    def bulk_movies(self, tenant: str) -> BulkMovies:
+        """The tables behind one tenant's movies, for imports."""
+        return BulkMovies(self.session, tenant)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -11,6 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from moviemanager import models  # noqa: F401  (registers every table on Base.metadata)
 from moviemanager.db import Base, async_url
+from moviemanager.migrations import include_name
 
 # Any fixed number: two servers starting at once must not both migrate.
 MIGRATION_LOCK_KEY = 0x6D6D_6D69
@@ -32,7 +33,9 @@ def database_url():
 
 
 def run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
+    context.configure(
+        connection=connection, target_metadata=Base.metadata, compare_type=True, include_name=include_name
+    )
     with context.begin_transaction():
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()

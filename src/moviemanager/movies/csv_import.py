@@ -1,17 +1,19 @@
 """Reading a catalog CSV in the seed's format into validated movie rows.
 
-Pure: no database, no HTTP. `read_catalog` takes the file's raw lines and either returns every row
-ready to store or raises `InvalidCsv` naming each problem by line, column and value.
+Pure: no database, no HTTP. `parse_movies` turns text lines into validated rows, or problems
+naming line, column and value, one record at a time; `read_catalog` does a whole small file.
 """
 
 import csv
+import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, InvalidCsv
+from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
+from .encodings import decode_lines
 from .genres import genre_key, split_genres
 
 # CSV header → key in the stored movie data (and the API field of the same name).
@@ -58,14 +60,23 @@ class _CellError(ValueError):
 
 
 def read_catalog(raw_lines: Iterable[bytes]) -> list[MovieRow]:
-    """Parse a whole UTF-8 catalog file; raise InvalidCsv listing every problem found."""
+    """Parse a whole small UTF-8 catalog in memory; raise InvalidCsv listing every problem found.
+
+    For tests and tools. The import pipeline streams instead, and PostgreSQL finds its duplicates.
+    """
     rows: list[MovieRow] = []
     problems: list[CsvProblem] = []
     problem_count = 0
-    for item in parse_movies(decode_utf8_lines(raw_lines)):
-        if isinstance(item, MovieRow):
-            rows.append(item)
+    seen_on_line: dict[int, int] = {}
+    for item in parse_movies(decode_lines(_ByteLines(raw_lines))):
+        if isinstance(item, CsvWarning):
             continue
+        if isinstance(item, MovieRow):
+            if item.tmdb_id not in seen_on_line:
+                seen_on_line[item.tmdb_id] = item.line
+                rows.append(item)
+                continue
+            item = duplicate_problem(item.line, item.tmdb_id, seen_on_line[item.tmdb_id])
         problem_count += 1
         if len(problems) < MAX_REPORTED_PROBLEMS:
             problems.append(item)
@@ -76,40 +87,38 @@ def read_catalog(raw_lines: Iterable[bytes]) -> list[MovieRow]:
     return rows
 
 
-def decode_utf8_lines(raw_lines: Iterable[bytes]) -> Iterator[str]:
-    """Decode line by line (a newline byte never occurs inside a UTF-8 sequence), skipping a BOM.
+def duplicate_problem(line: int, tmdb_id: int, first_line: int | None) -> CsvProblem:
+    where = f" on line {first_line}" if first_line is not None else ""
+    return CsvProblem(line, "TMDB ID", str(tmdb_id), f"TMDB ID {tmdb_id} already appears{where}")
 
-    Raises InvalidCsv naming the line of the first undecodable byte.
+
+class _ByteLines:
+    """A file-like view of an iterable of byte lines (an open file, or a test's list)."""
+
+    def __init__(self, raw_lines: Iterable[bytes]) -> None:
+        self._lines = iter(raw_lines)
+
+    def read(self, size: int = -1) -> bytes:
+        return b"".join(itertools.islice(self._lines, 4096))
+
+
+def parse_movies(lines: Iterable[str]) -> Iterator[MovieRow | CsvProblem | CsvWarning]:
+    """Yield a MovieRow, or the CsvProblems that keep it out, for every record after the header.
+
+    A FileProblem (a bad header, an unbalanced quote) ends the file: nothing after it can be read.
+    Warnings flag what was read but may not mean what the file intended. Duplicate TMDB ids are
+    not checked here (that needs memory proportional to the file).
     """
-    for number, raw in enumerate(raw_lines, start=1):
-        if number == 1:
-            raw = raw.removeprefix(b"\xef\xbb\xbf")
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            byte = raw[exc.start : exc.start + 1].hex()
-            raise InvalidCsv(
-                [
-                    CsvProblem(
-                        number,
-                        None,
-                        None,
-                        f"The file is not valid UTF-8 (byte 0x{byte} at position {exc.start + 1} of the line);"
-                        " save it as UTF-8 and upload it again",
-                    )
-                ]
-            ) from None
-
-
-def parse_movies(lines: Iterable[str]) -> Iterator[MovieRow | CsvProblem]:
-    """Yield a MovieRow or a CsvProblem for every record after the header."""
     reader = csv.reader(lines, strict=True)
     header = _read_header(reader)
     if isinstance(header, CsvProblem):
         yield header
         return
+    for column in header:
+        if column not in COLUMNS:
+            reason = f"Column {column!r} is not a catalog column; its values are kept in 'extra'"
+            yield CsvWarning(1, column, None, reason)
 
-    seen_on_line: dict[int, int] = {}
     while True:
         start_line = reader.line_num + 1
         try:
@@ -117,7 +126,7 @@ def parse_movies(lines: Iterable[str]) -> Iterator[MovieRow | CsvProblem]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield CsvProblem(start_line, None, None, _describe_csv_error(exc, start_line, reader.line_num))
+            yield FileProblem(start_line, None, None, _describe_csv_error(exc, start_line, reader.line_num))
             return  # the reader cannot resync after a quoting error
         if not cells or cells == [""]:
             continue  # blank line
@@ -126,20 +135,7 @@ def parse_movies(lines: Iterable[str]) -> Iterator[MovieRow | CsvProblem]:
                 start_line, None, None, f"Expected {len(header)} fields as in the header, found {len(cells)}"
             )
             continue
-        row = _validate_row(start_line, header, cells)
-        if isinstance(row, list):
-            yield from row
-            continue
-        if row.tmdb_id in seen_on_line:
-            yield CsvProblem(
-                start_line,
-                "TMDB ID",
-                str(row.tmdb_id),
-                f"TMDB ID {row.tmdb_id} already appears on line {seen_on_line[row.tmdb_id]}",
-            )
-            continue
-        seen_on_line[row.tmdb_id] = start_line
-        yield row
+        yield from _validate_row(start_line, header, cells)
 
 
 def _read_header(reader: "csv._reader") -> list[str] | CsvProblem:
@@ -147,23 +143,23 @@ def _read_header(reader: "csv._reader") -> list[str] | CsvProblem:
         header = next(reader, None)
     except csv.Error as exc:
         reason = _describe_csv_error(exc, 1, reader.line_num)
-        return CsvProblem(1, None, None, f"The header line cannot be read: {reason}")
+        return FileProblem(1, None, None, f"The header line cannot be read: {reason}")
     if header is None or header == [] or header == [""]:
-        return CsvProblem(1, None, None, "The file is empty; expected a header line and movie rows")
+        return FileProblem(1, None, None, "The file is empty; expected a header line and movie rows")
 
     canonical = {name.casefold(): name for name in COLUMNS}
     names = [canonical.get(cell.strip().casefold(), cell.strip()) for cell in header]
     for position, name in enumerate(names, start=1):
         if not name:
-            return CsvProblem(1, None, None, f"Header column {position} has no name")
+            return FileProblem(1, None, None, f"Header column {position} has no name")
         if names.index(name) != position - 1:
-            return CsvProblem(1, name, name[:VALUE_PREVIEW_CHARS], f"Column {name!r} appears twice in the header")
+            return FileProblem(1, name, name[:VALUE_PREVIEW_CHARS], f"Column {name!r} appears twice in the header")
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         reason = f"Missing required column{'s' * (len(missing) > 1)}: {', '.join(missing)}"
         if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
             reason += "; the file seems to use ';' or tabs between fields, but it must use commas"
-        return CsvProblem(1, None, None, reason)
+        return FileProblem(1, None, None, reason)
     return names
 
 
@@ -178,26 +174,29 @@ def _describe_csv_error(exc: csv.Error, start_line: int, end_line: int) -> str:
     return f"Malformed CSV: {message}"
 
 
-def _validate_row(line: int, header: list[str], cells: list[str]) -> MovieRow | list[CsvProblem]:
-    """The row ready to store, or every problem in it."""
+def _validate_row(line: int, header: list[str], cells: list[str]) -> list[MovieRow | CsvProblem | CsvWarning]:
+    """The row ready to store and its warnings, or every problem in it."""
     data: dict[str, Any] = {}
     extra: dict[str, str | None] = {}
-    problems: list[CsvProblem] = []
+    problems: list[CsvProblem | CsvWarning] = []
     for column, raw in zip(header, cells, strict=True):
         value = raw.strip()
         try:
             _check_text(value)
-            if column in COLUMNS:
-                data.update(_convert(column, value))
-            else:
+            if column not in COLUMNS:
                 extra[column] = value or None
+            elif column == "Rating" and "," in value:
+                data.update(_convert(column, value.replace(",", ".", 1)))
+                problems.append(CsvWarning(line, column, _preview(raw), f"Read as {data['rating']} (decimal comma)"))
+            else:
+                data.update(_convert(column, value))
         except _CellError as exc:
             problems.append(CsvProblem(line, column, _preview(raw), str(exc)))
-    if problems:
+    if any(not isinstance(problem, CsvWarning) for problem in problems):
         return problems
     data["extra"] = extra
     tmdb_id = data.pop("tmdb_id")
-    return MovieRow(line, tmdb_id, data)
+    return [*problems, MovieRow(line, tmdb_id, data)]
 
 
 def _convert(column: str, value: str) -> dict[str, Any]:

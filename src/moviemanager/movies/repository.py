@@ -1,14 +1,16 @@
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, false, func, select
+from sqlalchemy import ColumnElement, Integer, Select, false, func, literal_column, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Movie
-from .csv_import import MovieRow
+from .csv_import import YEAR_RANGE
 from .genres import genre_key
+
+# Written exactly as the indexes' expressions, keys inline (a bound key would not match the index).
+GENRE_KEYS = literal_column("movies.data -> 'genre_keys'", type_=JSONB)
+YEAR = literal_column("(movies.data ->> 'year')::integer", type_=Integer)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,15 +19,17 @@ class MovieFilters:
     year: int | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        # One JSONB containment for every attribute filter, so the GIN index answers them together.
-        if self.genre and "\x00" in self.genre:
-            return [false()]  # no stored genre holds a NUL, and PostgreSQL JSONB cannot either
-        contained: dict[str, Any] = {}
+        # Each filter matches one expression index of migration 0002.
+        conditions: list[ColumnElement[bool]] = []
         if self.genre:
-            contained["genre_keys"] = [genre_key(self.genre)]
+            if "\x00" in self.genre:
+                return [false()]  # no stored genre holds a NUL, and PostgreSQL JSONB cannot either
+            conditions.append(GENRE_KEYS.contains([genre_key(self.genre)]))
         if self.year is not None:
-            contained["year"] = self.year
-        return [Movie.data.contains(contained)] if contained else []
+            if not YEAR_RANGE[0] <= self.year <= YEAR_RANGE[1]:
+                return [false()]  # no stored movie has such a year, and it may not fit an integer
+            conditions.append(self.year == YEAR)
+        return conditions
 
 
 class MovieRepository:
@@ -53,17 +57,3 @@ class MovieRepository:
     async def count(self, filters: MovieFilters = MovieFilters()) -> int:
         statement = select(func.count()).where(Movie.tenant == self.tenant, *filters.conditions())
         return await self.session.scalar(statement)
-
-    async def replace_all(self, rows: Iterable[MovieRow]) -> None:
-        """Delete the tenant's movies and COPY the new ones in, inside the current transaction.
-
-        Other transactions keep reading the old set until this one commits (MVCC).
-        """
-        await self.session.execute(delete(Movie).where(Movie.tenant == self.tenant))
-        connection = await self.session.connection()
-        raw = await connection.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(
-            Movie.__tablename__,
-            columns=["tenant", "tmdb_id", "data"],
-            records=((self.tenant, row.tmdb_id, json.dumps(row.data, ensure_ascii=False)) for row in rows),
-        )

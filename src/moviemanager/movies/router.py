@@ -5,8 +5,10 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from ..deps import SettingsDep, TenantDep, UowDep
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
 from . import service
+from .encodings import check_encoding
+from .importer import ImportOptions, Mode, OnError
 from .repository import MovieFilters
-from .schemas import MovieRead, ReloadResult
+from .schemas import ImportReport, MovieRead
 
 router = APIRouter(tags=["movies"])
 
@@ -52,14 +54,16 @@ async def get_movie(tmdb_id: str, uow: UowDep, tenant: TenantDep) -> MovieRead:
 
 @router.post(
     "/reload",
-    response_model=ReloadResult,
+    response_model=ImportReport,
     responses={
         **TENANT_ERRORS,
         404: {"model": ErrorBody, "description": "No file sent and the tenant has no default CSV"},
         415: {"model": ErrorBody, "description": "The body is not multipart/form-data"},
+        409: {"model": ErrorBody, "description": "Long reads kept the catalog busy; nothing was changed, retry"},
         422: {
             "model": CsvErrorBody | ErrorBody | RequestValidationErrorBody,
-            "description": "The CSV or the request is invalid; nothing was changed",
+            "description": "The CSV or the request is invalid, or the import would empty or gut the catalog"
+            " without allow_shrink; nothing was changed",
         },
     },
 )
@@ -69,12 +73,28 @@ async def reload(
     uow: UowDep,
     tenant: TenantDep,
     file: Annotated[UploadFile | None, File(description="A catalog CSV; without it the default CSV")] = None,
-) -> ReloadResult:
-    """Replace the tenant's movies, atomically, with an uploaded CSV or the tenant's default one."""
+    mode: Annotated[Mode, Query(description="replace: the file becomes the catalog; merge: add, update")] = "replace",
+    dry_run: Annotated[bool, Query(description="Validate and report what would change, write nothing")] = False,
+    on_error: Annotated[OnError, Query(description="fail: a bad row rejects the file; skip: load the rest")] = "fail",
+    allow_shrink: Annotated[
+        bool, Query(description="Allow a replace that empties the catalog or removes more than 90% of it")
+    ] = False,
+    encoding: Annotated[
+        str | None,
+        Query(max_length=40, description="The file's text encoding, e.g. cp1252; default: UTF-8, or UTF-16 by its BOM"),
+    ] = None,
+) -> ImportReport:
+    """Replace (or merge into) the tenant's movies, atomically, from an uploaded CSV or the default one.
+
+    The file is parsed as it streams into PostgreSQL's COPY; the report comes after COMMIT.
+    """
     await _check_upload_shape(request)
+    options = ImportOptions(mode=mode, dry_run=dry_run, on_error=on_error, allow_shrink=allow_shrink, encoding=encoding)
+    if encoding is not None:
+        check_encoding(encoding)
     if file is None:
-        return await service.reload_default_catalog(uow, tenant, settings.csv_dir)
-    return await service.reload_catalog(uow, tenant, file.file, source="upload")
+        return await service.reload_default_catalog(uow, tenant, settings.csv_dir, options)
+    return await service.reload_catalog(uow, tenant, file.file, options)
 
 
 async def _check_upload_shape(request: Request) -> None:

@@ -2,6 +2,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..errors import CsvProblemBody
 from ..models import Movie
 
 
@@ -31,8 +32,23 @@ class MovieRead(BaseModel):
         return cls.model_validate({**movie.data, "tmdb_id": str(movie.tmdb_id)})
 
 
-class ReloadResult(BaseModel):
+class ImportReport(BaseModel):
+    """What an import did (or, with dry_run, would do)."""
+
     tenant: str
-    loaded: int = Field(description="Movies the tenant holds now")
-    source: Literal["upload", "default"] = Field(description="An uploaded file or the tenant's default CSV")
+    source: str = Field(description="'upload', 'default' (the tenant's default CSV), or the file the CLI read")
+    mode: Literal["replace", "merge"]
+    dry_run: bool = Field(description="True when nothing was written")
+    loaded: int = Field(description="Valid movies taken from the file")
+    inserted: int = Field(description="Movies whose TMDB id the tenant did not have")
+    updated: int = Field(description="Movies whose data changed")
+    deleted: int = Field(description="Movies removed because the file no longer has them (replace mode)")
+    unchanged: int
+    skipped: int = Field(description="Rows left out with on_error=skip: invalid, or repeating a TMDB id")
+    total: int = Field(description="Movies the tenant holds after the import")
     elapsed_ms: float
+    rows_per_second: int
+    error_count: int = Field(description="Problems found in skipped rows (all of them, even past the first 100)")
+    errors: list[CsvProblemBody] = Field(description="The first 100 problems, by line")
+    warning_count: int
+    warnings: list[CsvProblemBody] = Field(description="The first 100 values read in a way the file may not mean")

@@ -1,19 +1,18 @@
-"""Listing, fetching and replacing a tenant's movies."""
+"""Listing, fetching and importing a tenant's movies."""
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from time import perf_counter
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 from ..errors import MovieNotFound, NoDefaultCsv
 from ..tenants.service import is_valid_tenant_name, require_tenant
 from ..uow import UnitOfWork
-from .csv_import import MovieRow, read_catalog, tmdb_id_from_text
+from .csv_import import tmdb_id_from_text
+from .importer import DEFAULT_OPTIONS, ImportOptions, import_catalog
 from .repository import MovieFilters
-from .schemas import MovieRead, ReloadResult
+from .schemas import ImportReport, MovieRead
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +51,24 @@ async def get_movie(uow: UnitOfWork, tenant: str, tmdb_id: str) -> MovieRead:
 
 
 async def reload_catalog(
-    uow: UnitOfWork, tenant: str, csv_file: BinaryIO, *, source: Literal["upload", "default"]
-) -> ReloadResult:
-    """Replace the tenant's movies with the file's, registering the tenant if it is new.
-
-    All or nothing: a file with any invalid row raises InvalidCsv before anything is written.
-    """
-    started = perf_counter()
-    rows = await asyncio.to_thread(read_catalog, csv_file)
-    async with uow:
-        await _replace(uow, tenant, rows)
-        await uow.commit()
-    elapsed_ms = round((perf_counter() - started) * 1000, 1)
-    return ReloadResult(tenant=tenant, loaded=len(rows), source=source, elapsed_ms=elapsed_ms)
+    uow: UnitOfWork, tenant: str, csv_file: BinaryIO, options: ImportOptions = DEFAULT_OPTIONS
+) -> ImportReport:
+    """Import an uploaded CSV into the tenant (see importer.import_catalog)."""
+    return await import_catalog(uow, tenant, csv_file, options, source_name="upload")
 
 
-async def reload_default_catalog(uow: UnitOfWork, tenant: str, csv_dir: Path) -> ReloadResult:
+async def reload_default_catalog(
+    uow: UnitOfWork, tenant: str, csv_dir: Path, options: ImportOptions = DEFAULT_OPTIONS
+) -> ImportReport:
     with default_csv_path(csv_dir, tenant).open("rb") as csv_file:
-        return await reload_catalog(uow, tenant, csv_file, source="default")
+        return await import_catalog(uow, tenant, csv_file, options, source_name="default")
 
 
 async def load_default_catalogs(new_uow: Callable[[], UnitOfWork], csv_dir: Path) -> list[str]:
-    """On a database with no tenant yet, load every default CSV; return the tenants loaded."""
+    """On a database with no tenant yet, load every default CSV; return the tenants loaded.
+
+    The registry lock makes concurrent first starts wait, then find the tenants already there.
+    """
     async with new_uow() as uow:
         await uow.tenants.lock_registry()
         if await uow.tenants.any_exist():
@@ -85,11 +80,10 @@ async def load_default_catalogs(new_uow: Callable[[], UnitOfWork], csv_dir: Path
                 log.warning("skipping default CSV %s: its name is not a valid tenant name", path.name)
                 continue
             with path.open("rb") as csv_file:
-                rows = await asyncio.to_thread(read_catalog, csv_file)
-            await _replace(uow, tenant, rows)
-            log.info("loaded default catalog %s: %d movies", tenant, len(rows))
+                report = await import_catalog(new_uow(), tenant, csv_file, source_name="default")
+            log.info("loaded default catalog %s: %d movies", tenant, report.loaded)
             loaded.append(tenant)
-        await uow.commit()
+        await uow.commit()  # releases the registry lock
     return loaded
 
 
@@ -100,8 +94,3 @@ def default_csv_path(csv_dir: Path, tenant: str) -> Path:
     if path.parent != directory or not path.is_file():
         raise NoDefaultCsv(tenant)
     return path
-
-
-async def _replace(uow: UnitOfWork, tenant: str, rows: list[MovieRow]) -> None:
-    await uow.tenants.add_and_lock(tenant)
-    await uow.movies(tenant).replace_all(rows)

@@ -1,0 +1,213 @@
+"""Bulk writes of one tenant's movies: COPY into a fresh table, index it once, swap it in.
+
+`movies` is partitioned by tenant (migration 0002). A replace builds the tenant's next partition
+as a plain table (COPY FREEZE with no index, then every index of `movies` built in bulk) and, at
+the end of the same transaction, drops the old partition and attaches the new one. Readers see the
+old set until commit, and the old rows leave with their table: no dead tuples, no VACUUM debt.
+
+Locks: only the swap touches `movies` itself (ACCESS EXCLUSIVE for the DROP, held until commit,
+so it comes last); everything before works on the tenant's own tables, so reloads of different
+tenants never wait for each other's COPY.
+"""
+
+import asyncio
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..errors import CatalogBusy
+
+COPY_COLUMNS = ["tenant", "tmdb_id", "checksum", "data"]
+PARTITION_PREFIX = "movies__"
+SWAP_LOCK_TIMEOUT = "2s"
+SWAP_ATTEMPTS = 5
+LOCK_NOT_AVAILABLE = "55P03"
+# Bulk index builds sort in memory up to this much, per build, instead of spilling to disk.
+INDEX_BUILD_MEMORY = "256MB"
+
+INDEX_DEFINITION = re.compile(r"^CREATE (?P<unique>UNIQUE )?INDEX \S+ ON ONLY \S+ (?P<rest>USING .+)$")
+
+
+def copy_line(tenant: str, tmdb_id: int, data: dict[str, Any]) -> str:
+    """One row of COPY's text format: tenant, id, checksum of the document, the document."""
+    document = json.dumps(data, ensure_ascii=False)
+    checksum = int.from_bytes(hashlib.blake2b(document.encode(), digest_size=8).digest(), "big", signed=True)
+    # json.dumps escapes tabs and newlines; COPY then only needs backslashes doubled.
+    return f"{tenant}\t{tmdb_id}\t{checksum}\t{document.replace(chr(92), chr(92) * 2)}\n"
+
+
+@dataclass(frozen=True)
+class Diff:
+    inserted: int
+    updated: int
+    deleted: int
+    unchanged: int
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig.__cause__, "sqlstate", None)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class BulkMovies:
+    """The tables behind one tenant's movies, for imports."""
+
+    def __init__(self, session: AsyncSession, tenant: str) -> None:
+        self.session = session
+        self.tenant = tenant
+
+    async def _run(self, sql: str, **params: Any) -> Any:
+        return await self.session.execute(text(sql), params)
+
+    async def current_partition(self) -> str | None:
+        result = await self._run(
+            """
+            SELECT child.relname FROM pg_inherits
+            JOIN pg_class child ON child.oid = pg_inherits.inhrelid
+            WHERE pg_inherits.inhparent = 'movies'::regclass
+              AND pg_get_expr(child.relpartbound, child.oid) = format('FOR VALUES IN (%L)', CAST(:tenant AS text))
+            """,
+            tenant=self.tenant,
+        )
+        return result.scalar()
+
+    async def create_table(self, *, temporary: bool = False) -> str:
+        """A new, empty, unindexed table shaped like `movies`, for this tenant's rows only."""
+        name = f"{PARTITION_PREFIX}{self.tenant[:40]}__{secrets.token_hex(4)}"
+        kind = "TEMPORARY TABLE" if temporary else "TABLE"
+        on_commit = " ON COMMIT DROP" if temporary else ""
+        # The CHECK lets ATTACH PARTITION skip scanning the table to prove every row belongs here.
+        await self._run(
+            f"CREATE {kind} {_quoted(name)} (LIKE movies INCLUDING DEFAULTS,"
+            f" CHECK (tenant = {_literal(self.tenant)})){on_commit}"
+        )
+        return name
+
+    async def copy(self, table: str, chunks: AsyncIterable[bytes]) -> None:
+        """COPY text-format rows in; FREEZE, as the table is new in this transaction (no VACUUM later)."""
+        connection = await self.session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        await raw.copy_to_table(table, source=chunks, columns=COPY_COLUMNS, format="text", freeze=True)
+
+    async def add_primary_key_index(self, table: str) -> bool:
+        """Build the unique (tenant, tmdb_id) index; False when the table holds duplicate ids."""
+        try:
+            async with self.session.begin_nested():
+                await self._run(f"CREATE UNIQUE INDEX ON {_quoted(table)} (tenant, tmdb_id) INCLUDE (checksum)")
+        except IntegrityError:
+            return False
+        return True
+
+    async def duplicates(self, table: str, limit: int) -> list[tuple[int, int, int]]:
+        """(tmdb_id, ordinal, first ordinal) of every repeated row; ordinals count rows as COPYed, from 0.
+
+        A table filled by one COPY in the transaction that created it keeps the rows in file order.
+        """
+        result = await self._run(
+            f"""
+            SELECT tmdb_id, ordinal, first_value(ordinal) OVER (PARTITION BY tmdb_id ORDER BY ordinal)
+            FROM (SELECT tmdb_id, row_number() OVER (ORDER BY ctid) - 1 AS ordinal,
+                         count(*) OVER (PARTITION BY tmdb_id) AS copies
+                  FROM {_quoted(table)}) AS numbered
+            WHERE copies > 1
+            ORDER BY ordinal
+            LIMIT :limit
+            """,
+            limit=limit,
+        )
+        return [(tmdb_id, ordinal, first) for tmdb_id, ordinal, first in result if ordinal != first]
+
+    async def delete_repeats(self, table: str) -> int:
+        """Keep the first row of each TMDB id; return how many later ones were deleted."""
+        result = await self._run(
+            f"""
+            DELETE FROM {_quoted(table)} AS t USING (
+                SELECT ctid, row_number() OVER (PARTITION BY tmdb_id ORDER BY ctid) AS copy
+                FROM {_quoted(table)}
+            ) AS numbered
+            WHERE t.ctid = numbered.ctid AND numbered.copy > 1
+            """
+        )
+        return result.rowcount
+
+    async def add_other_indexes(self, table: str) -> None:
+        """Every index `movies` has, built in bulk; ATTACH PARTITION adopts them as they match."""
+        await self._run(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+        definitions = await self._run(
+            """
+            SELECT pg_get_indexdef(indexrelid) FROM pg_index
+            WHERE indrelid = 'movies'::regclass AND NOT indisprimary
+            """
+        )
+        for definition in definitions.scalars().all():
+            match = INDEX_DEFINITION.match(definition)
+            if match is None:
+                raise RuntimeError(f"cannot copy index definition: {definition}")
+            await self._run(f"CREATE {match['unique'] or ''}INDEX ON {_quoted(table)} {match['rest']}")
+
+    async def analyze(self, table: str) -> None:
+        """Statistics now, so the first queries after the swap are planned for the new data."""
+        await self._run(f"ANALYZE {_quoted(table)}")
+
+    async def count(self, table: str) -> int:
+        return (await self._run(f"SELECT count(*) FROM {_quoted(table)}")).scalar_one()
+
+    async def diff(self, new: str, old: str, *, replace: bool) -> Diff:
+        """What writing `new` over `old` changes: by id, and by checksum for ids in both."""
+        join = "FULL JOIN" if replace else "LEFT JOIN"
+        result = await self._run(
+            f"""
+            SELECT count(*) FILTER (WHERE old.tmdb_id IS NULL),
+                   count(*) FILTER (WHERE new.tmdb_id = old.tmdb_id
+                                     AND new.checksum IS DISTINCT FROM old.checksum),
+                   count(*) FILTER (WHERE new.tmdb_id IS NULL),
+                   count(*) FILTER (WHERE new.checksum = old.checksum)
+            FROM {_quoted(new)} AS new {join} {_quoted(old)} AS old ON old.tmdb_id = new.tmdb_id
+            """
+        )
+        return Diff(*result.one())
+
+    async def swap(self, old: str | None, new: str) -> None:
+        """Make `new` the tenant's partition, dropping `old`; waits briefly for readers of `movies`."""
+        for attempt in range(1, SWAP_ATTEMPTS + 1):
+            try:
+                async with self.session.begin_nested():
+                    await self._run(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+                    if old is not None:
+                        await self._run(f"DROP TABLE {_quoted(old)}")
+                    await self._run(
+                        f"ALTER TABLE movies ATTACH PARTITION {_quoted(new)} FOR VALUES IN ({_literal(self.tenant)})"
+                    )
+                    await self._run("SET LOCAL lock_timeout = DEFAULT")
+                return
+            except DBAPIError as exc:
+                if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                    raise
+            await asyncio.sleep(0.1 * attempt)
+        raise CatalogBusy(self.tenant)
+
+    async def upsert(self, staging: str, partition: str) -> None:
+        """Insert new ids and rewrite changed ones; unchanged rows are not touched (no dead tuples)."""
+        await self._run(
+            f"""
+            INSERT INTO {_quoted(partition)} AS movie (tenant, tmdb_id, checksum, data)
+            SELECT tenant, tmdb_id, checksum, data FROM {_quoted(staging)}
+            ON CONFLICT (tenant, tmdb_id) DO UPDATE SET checksum = excluded.checksum, data = excluded.data
+            WHERE movie.checksum IS DISTINCT FROM excluded.checksum
+            """
+        )
