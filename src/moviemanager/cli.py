@@ -2,9 +2,13 @@
 
 import argparse
 import asyncio
+import json
+import os
 import sys
+from typing import BinaryIO
 
 from .config import Settings
+from .progress import ProgressLine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,10 +23,27 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("migrate", help="Apply the database migrations up to the newest one, then exit")
 
+    load = commands.add_parser(
+        "load",
+        help="Import a catalog CSV into a tenant, like POST /reload, with a progress line",
+        description="Import a catalog CSV into TENANT through the same service as POST /reload, "
+        "against the server's database (embedded, or DATABASE_URL). Prints the import report as JSON.",
+    )
+    load.add_argument("tenant", help="Tenant name (created if new)")
+    load.add_argument("file", help="CSV file to read, or - for standard input")
+    load.add_argument("--mode", choices=["replace", "merge"], default="replace", help="(default: %(default)s)")
+    load.add_argument("--dry-run", action="store_true", help="Validate and report, write nothing")
+    load.add_argument("--on-error", choices=["fail", "skip"], default="fail", help="(default: %(default)s)")
+    load.add_argument("--allow-shrink", action="store_true", help="Allow emptying or gutting the catalog")
+    load.add_argument("--encoding", help="The file's encoding (default: UTF-8, or UTF-16 by its BOM)")
+    load.add_argument("--quiet", action="store_true", help="No progress line")
+
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
+    if args.command == "load":
+        return asyncio.run(_load(settings, args))
     return asyncio.run(_migrate(settings))
 
 
@@ -43,6 +64,58 @@ async def _migrate(settings: Settings) -> int:
     async with open_database(settings.model_copy(update={"migrate_on_start": True})) as engine:
         print(f"database is at migration {await current_revision(engine)}", file=sys.stderr)
     return 0
+
+
+async def _load(settings: Settings, args: argparse.Namespace) -> int:
+    from .db import create_sessionmaker, open_database
+    from .errors import DomainError
+    from .movies.importer import ImportOptions, import_catalog
+    from .tenants.service import is_valid_tenant_name
+    from .uow import UnitOfWork
+
+    if not is_valid_tenant_name(args.tenant):
+        print(f"error: {args.tenant!r} is not a valid tenant name (a-z, 0-9, _ and -, at most 64)", file=sys.stderr)
+        return 2
+    options = ImportOptions(
+        mode=args.mode,
+        dry_run=args.dry_run,
+        on_error=args.on_error,
+        allow_shrink=args.allow_shrink,
+        encoding=args.encoding,
+    )
+    try:
+        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    progress = None if args.quiet or not sys.stderr.isatty() else ProgressLine(_size(source))
+    with source:
+        async with open_database(settings) as engine:
+            try:
+                report = await import_catalog(
+                    UnitOfWork(create_sessionmaker(engine)),
+                    args.tenant,
+                    source,
+                    options,
+                    source_name="stdin" if args.file == "-" else args.file,
+                    progress=progress,
+                )
+            except DomainError as exc:
+                if progress:
+                    progress.finish()
+                print(json.dumps(exc.body(), ensure_ascii=False, indent=2), file=sys.stderr)
+                return 1
+    if progress:
+        progress.finish()
+    print(report.model_dump_json(indent=2))
+    return 0
+
+
+def _size(source: BinaryIO) -> int | None:
+    try:
+        return os.fstat(source.fileno()).st_size
+    except (OSError, ValueError):
+        return None
 
 
 if __name__ == "__main__":

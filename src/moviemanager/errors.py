@@ -112,6 +112,9 @@ class InvalidCsv(DomainError):
         more = f" (and {self.total - 1} more problem{'s' * (self.total > 2)})" if self.total > 1 else ""
         super().__init__(f"Invalid CSV: {where}: {first.reason}{more}. Nothing was changed.")
 
+    def __reduce__(self):  # travels from the parser process
+        return InvalidCsv, (self.problems, self.total)
+
     def body(self) -> dict:
         return {
             "detail": self.detail,

@@ -12,13 +12,13 @@ tenants never wait for each other's COPY.
 
 import asyncio
 import hashlib
-import json
 import re
 import secrets
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,12 +36,12 @@ INDEX_BUILD_MEMORY = "256MB"
 INDEX_DEFINITION = re.compile(r"^CREATE (?P<unique>UNIQUE )?INDEX \S+ ON ONLY \S+ (?P<rest>USING .+)$")
 
 
-def copy_line(tenant: str, tmdb_id: int, data: dict[str, Any]) -> str:
+def copy_line(tenant: bytes, tmdb_id: int, data: dict[str, Any]) -> bytes:
     """One row of COPY's text format: tenant, id, checksum of the document, the document."""
-    document = json.dumps(data, ensure_ascii=False)
-    checksum = int.from_bytes(hashlib.blake2b(document.encode(), digest_size=8).digest(), "big", signed=True)
-    # json.dumps escapes tabs and newlines; COPY then only needs backslashes doubled.
-    return f"{tenant}\t{tmdb_id}\t{checksum}\t{document.replace(chr(92), chr(92) * 2)}\n"
+    document = orjson.dumps(data)
+    checksum = int.from_bytes(hashlib.blake2b(document, digest_size=8).digest(), "big", signed=True)
+    # JSON escapes tabs and line breaks inside strings; COPY then only needs backslashes doubled.
+    return b"%s\t%d\t%d\t%s\n" % (tenant, tmdb_id, checksum, document.replace(b"\\", b"\\\\"))
 
 
 @dataclass(frozen=True)
@@ -104,11 +104,14 @@ class BulkMovies:
         raw = (await connection.get_raw_connection()).driver_connection
         await raw.copy_to_table(table, source=chunks, columns=COPY_COLUMNS, format="text", freeze=True)
 
-    async def add_primary_key_index(self, table: str) -> bool:
-        """Build the unique (tenant, tmdb_id) index; False when the table holds duplicate ids."""
+    async def add_primary_key(self, table: str) -> bool:
+        """Build the (tenant, tmdb_id) primary key, as `movies` has it; False when ids repeat.
+
+        ATTACH PARTITION adopts a matching primary key (a bare unique index would not do).
+        """
         try:
             async with self.session.begin_nested():
-                await self._run(f"CREATE UNIQUE INDEX ON {_quoted(table)} (tenant, tmdb_id) INCLUDE (checksum)")
+                await self._run(f"ALTER TABLE {_quoted(table)} ADD PRIMARY KEY (tenant, tmdb_id) INCLUDE (checksum)")
         except IntegrityError:
             return False
         return True

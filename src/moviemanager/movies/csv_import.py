@@ -8,7 +8,7 @@ import csv
 import itertools
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ COLUMNS = {
     "TMDB ID": "tmdb_id",
 }
 REQUIRED_COLUMNS = ("Movie Name", "TMDB ID")
+PLAIN_TEXT_COLUMNS = ("Original Title", "Overview")  # stored as written, no check
 URL_COLUMNS = ("Movie Link", "Fshare Link", "Poster URL", "Backdrop URL")
 
 YEAR_RANGE = (1870, 2100)
@@ -114,6 +115,7 @@ def parse_movies(lines: Iterable[str]) -> Iterator[MovieRow | CsvProblem | CsvWa
     if isinstance(header, CsvProblem):
         yield header
         return
+    validate = _RowValidator(header)
     for column in header:
         if column not in COLUMNS:
             reason = f"Column {column!r} is not a catalog column; its values are kept in 'extra'"
@@ -135,7 +137,7 @@ def parse_movies(lines: Iterable[str]) -> Iterator[MovieRow | CsvProblem | CsvWa
                 start_line, None, None, f"Expected {len(header)} fields as in the header, found {len(cells)}"
             )
             continue
-        yield from _validate_row(start_line, header, cells)
+        yield from validate(start_line, cells)
 
 
 def _read_header(reader: "csv._reader") -> list[str] | CsvProblem:
@@ -174,55 +176,131 @@ def _describe_csv_error(exc: csv.Error, start_line: int, end_line: int) -> str:
     return f"Malformed CSV: {message}"
 
 
-def _validate_row(line: int, header: list[str], cells: list[str]) -> list[MovieRow | CsvProblem | CsvWarning]:
-    """The row ready to store and its warnings, or every problem in it."""
-    data: dict[str, Any] = {}
-    extra: dict[str, str | None] = {}
-    problems: list[CsvProblem | CsvWarning] = []
-    for column, raw in zip(header, cells, strict=True):
-        value = raw.strip()
-        try:
-            _check_text(value)
-            if column not in COLUMNS:
-                extra[column] = value or None
-            elif column == "Rating" and "," in value:
-                data.update(_convert(column, value.replace(",", ".", 1)))
-                problems.append(CsvWarning(line, column, _preview(raw), f"Read as {data['rating']} (decimal comma)"))
-            else:
-                data.update(_convert(column, value))
-        except _CellError as exc:
-            problems.append(CsvProblem(line, column, _preview(raw), str(exc)))
-    if any(not isinstance(problem, CsvWarning) for problem in problems):
-        return problems
-    data["extra"] = extra
-    tmdb_id = data.pop("tmdb_id")
-    return [*problems, MovieRow(line, tmdb_id, data)]
+class _RowValidator:
+    """Validates the rows of one header. Plain text cells are copied in bulk; only the cells that
+    need parsing or checking go through a converter (this loop runs a million times per import)."""
+
+    def __init__(self, header: list[str]) -> None:
+        self.header = header
+        self.plain = [(i, COLUMNS[column]) for i, column in enumerate(header) if column in PLAIN_TEXT_COLUMNS]
+        self.converted = [(i, column, CONVERTERS[column]) for i, column in enumerate(header) if column in CONVERTERS]
+        self.extra = [(i, column) for i, column in enumerate(header) if column not in COLUMNS]
+
+    def __call__(self, line: int, cells: list[str]) -> list[MovieRow | CsvProblem | CsvWarning]:
+        """The row ready to store and its warnings, or every problem in it."""
+        values = [cell.strip() for cell in cells]
+        problems: list[CsvProblem | CsvWarning] = []
+        if CONTROL_CHARACTER.search("".join(values)) is not None:  # rare: find the cells
+            problems = [
+                CsvProblem(line, self.header[i], _preview(cells[i]), reason)
+                for i, reason in _control_characters(values)
+            ]
+        data: dict[str, Any] = {key: values[i] or None for i, key in self.plain}
+        for i, column, convert in self.converted:
+            try:
+                if warning := convert(values[i], data):
+                    problems.append(CsvWarning(line, column, _preview(cells[i]), warning))
+            except _CellError as exc:
+                problems.append(CsvProblem(line, column, _preview(cells[i]), str(exc)))
+        if problems and any(not isinstance(problem, CsvWarning) for problem in problems):
+            return problems
+        data["extra"] = {column: values[i] or None for i, column in self.extra}
+        tmdb_id = data.pop("tmdb_id")
+        return [*problems, MovieRow(line, tmdb_id, data)]
 
 
-def _convert(column: str, value: str) -> dict[str, Any]:
-    """Map one known column's cell to the stored fields it produces."""
+def _control_characters(values: list[str]) -> Iterator[tuple[int, str]]:
+    for i, value in enumerate(values):
+        control = CONTROL_CHARACTER.search(value)
+        if control is None:
+            continue
+        if control.group() == "\x00":
+            yield i, "Contains a NUL byte, which cannot be stored"
+        else:
+            yield i, f"Contains the control character U+{ord(control.group()):04X}"
+
+
+# A converter stores a known column's cell into the movie's data, returns a warning or None,
+# and raises _CellError when the cell is unusable.
+Converter = Callable[[str, dict[str, Any]], str | None]
+
+
+def _text(column: str) -> Converter:
+    """A required text column."""
     key = COLUMNS[column]
-    if column in REQUIRED_COLUMNS and not value:
-        raise _CellError(f"{column} is required")
-    if column == "TMDB ID":
-        return {key: _parse_tmdb_id(value)}
-    if column == "Year":
-        return {key: _parse_year(value)}
-    if column == "Rating":
-        return {key: _parse_rating(value)}
-    if column == "Runtime":
-        return _parse_runtime(value)
-    if column == "Genre":
-        genres = split_genres(value)
-        return {"genre": value or None, "genres": genres, "genre_keys": [genre_key(g) for g in genres]}
-    if column in URL_COLUMNS and value and not URL_PATTERN.fullmatch(value):
-        raise _CellError(f"{column} must be an http:// or https:// URL")
-    return {key: value or None}
+
+    def convert(value: str, data: dict[str, Any]) -> None:
+        if not value:
+            raise _CellError(f"{column} is required")
+        data[key] = value
+
+    return convert
+
+
+def _url(column: str) -> Converter:
+    key = COLUMNS[column]
+
+    def convert(value: str, data: dict[str, Any]) -> None:
+        if value and not URL_PATTERN.fullmatch(value):
+            raise _CellError(f"{column} must be an http:// or https:// URL")
+        data[key] = value or None
+
+    return convert
+
+
+def _convert_tmdb_id(value: str, data: dict[str, Any]) -> None:
+    if not value:
+        raise _CellError("TMDB ID is required")
+    data["tmdb_id"] = _parse_tmdb_id(value)
+
+
+def _convert_year(value: str, data: dict[str, Any]) -> None:
+    data["year"] = _parse_year(value)
+
+
+def _convert_rating(value: str, data: dict[str, Any]) -> str | None:
+    if "," in value:
+        data["rating"] = _parse_rating(value.replace(",", ".", 1))
+        return f"Read as {data['rating']} (decimal comma)"
+    data["rating"] = _parse_rating(value)
+    return None
+
+
+def _convert_runtime(value: str, data: dict[str, Any]) -> None:
+    if not value:
+        data["runtime"] = data["runtime_minutes"] = data["runtime_per_episode"] = None
+        return
+    match = RUNTIME_PATTERN.fullmatch(value)
+    if match is None:
+        raise _CellError("Runtime must be minutes, like '78 phút' or '64 phút/tập'")
+    if not _digits_in_range(match["minutes"], *RUNTIME_RANGE):
+        raise _CellError(f"Runtime must be between {RUNTIME_RANGE[0]} and {RUNTIME_RANGE[1]} minutes")
+    data["runtime"] = value
+    data["runtime_minutes"] = int(match["minutes"])
+    data["runtime_per_episode"] = match["per_episode"] is not None
+
+
+def _convert_genre(value: str, data: dict[str, Any]) -> None:
+    genres = split_genres(value)
+    data["genre"] = value or None
+    data["genres"] = genres
+    data["genre_keys"] = [genre_key(genre) for genre in genres]
+
+
+CONVERTERS: dict[str, Converter] = {
+    "Movie Name": _text("Movie Name"),
+    **{column: _url(column) for column in URL_COLUMNS},
+    "TMDB ID": _convert_tmdb_id,
+    "Year": _convert_year,
+    "Rating": _convert_rating,
+    "Runtime": _convert_runtime,
+    "Genre": _convert_genre,
+}
 
 
 def _digits_in_range(digits: str, low: int, high: int) -> bool:
     """Compare without int() on absurdly long strings, which Python refuses to convert."""
-    return len(digits) <= len(str(high)) and low <= int(digits) <= high
+    return len(digits) <= 32 and low <= int(digits) <= high
 
 
 def tmdb_id_from_text(value: str) -> int | None:
@@ -259,27 +337,6 @@ def _parse_rating(value: str) -> float | None:
     if not math.isfinite(rating) or not 0 <= rating <= 10:
         raise _CellError("Rating must be a number from 0 to 10")
     return rating
-
-
-def _parse_runtime(value: str) -> dict[str, Any]:
-    if not value:
-        return {"runtime": None, "runtime_minutes": None, "runtime_per_episode": None}
-    match = RUNTIME_PATTERN.fullmatch(value)
-    if match is None:
-        raise _CellError("Runtime must be minutes, like '78 phút' or '64 phút/tập'")
-    if not _digits_in_range(match["minutes"], *RUNTIME_RANGE):
-        raise _CellError(f"Runtime must be between {RUNTIME_RANGE[0]} and {RUNTIME_RANGE[1]} minutes")
-    minutes = int(match["minutes"])
-    return {"runtime": value, "runtime_minutes": minutes, "runtime_per_episode": match["per_episode"] is not None}
-
-
-def _check_text(value: str) -> None:
-    control = CONTROL_CHARACTER.search(value)
-    if control is None:
-        return
-    if control.group() == "\x00":
-        raise _CellError("Contains a NUL byte, which cannot be stored")
-    raise _CellError(f"Contains the control character U+{ord(control.group()):04X}")
 
 
 def _preview(value: str) -> str:

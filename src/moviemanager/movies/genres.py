@@ -1,5 +1,6 @@
 """Genre names as written in catalogs, and the key they are matched by."""
 
+import functools
 import unicodedata
 
 
@@ -8,6 +9,7 @@ def split_genres(cell: str) -> list[str]:
     return [part.strip() for part in cell.split(",") if part.strip()]
 
 
+@functools.lru_cache(maxsize=4096)  # catalogs repeat a few dozen names a million times
 def genre_key(name: str) -> str:
     """Case- and accent-insensitive form: 'Phim Hài' and 'phim hai' share the key 'phim hai'."""
     decomposed = unicodedata.normalize("NFKD", name.casefold().replace("đ", "d"))

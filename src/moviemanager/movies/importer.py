@@ -1,33 +1,25 @@
 """The import pipeline: a catalog CSV streamed through the parser into COPY, then replaced or merged.
 
-The parser runs in a worker thread and hands COPY-ready chunks to the event loop through a small
-bounded queue, so memory stays flat whatever the file's size, and parsing overlaps with the
-server's work. Everything happens in one transaction; the report is built only after COMMIT.
+Parsing (row_stream) overlaps with the server's COPY work, and memory stays flat whatever the
+file's size. Everything happens in one transaction; the report is built only after COMMIT.
 """
 
-import asyncio
-import queue
-import threading
-from array import array
-from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass, field
+import logging
+from dataclasses import asdict, dataclass
 from time import perf_counter
 from typing import BinaryIO, Literal
 
-from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv, ShrinkRefused
+from ..errors import MAX_REPORTED_PROBLEMS, ShrinkRefused
 from ..uow import UnitOfWork
-from .bulk import BulkMovies, Diff, copy_line
-from .csv_import import MovieRow, duplicate_problem, parse_movies
-from .encodings import decode_lines
+from .bulk import BulkMovies, Diff
+from .csv_import import duplicate_problem
+from .row_stream import OnError, Progress, Tally, row_stream
 from .schemas import ImportReport
 
-Mode = Literal["replace", "merge"]
-OnError = Literal["fail", "skip"]
-Progress = Callable[[int, int], None]  # (rows read, bytes read)
+log = logging.getLogger(__name__)
 
-CHUNK_CHARS = 256 * 1024
-QUEUE_CHUNKS = 8
-PROGRESS_EVERY_ROWS = 10_000
+Mode = Literal["replace", "merge"]
+
 # A replace that keeps fewer than this share of the tenant's movies needs allow_shrink.
 SHRINK_LIMIT = 0.10
 
@@ -44,124 +36,6 @@ class ImportOptions:
 DEFAULT_OPTIONS = ImportOptions()
 
 
-@dataclass
-class _Tally:
-    """What the parser saw. `lines[i]` is the line of the i-th row sent to COPY (4 bytes a row)."""
-
-    lines: array = field(default_factory=lambda: array("I"))
-    skipped: int = 0
-    duplicates: int = 0
-    problems: list[CsvProblem] = field(default_factory=list)
-    problem_count: int = 0
-    warnings: list[CsvWarning] = field(default_factory=list)
-    warning_count: int = 0
-    file_problem: FileProblem | None = None
-    _last_skipped_line: int = 0
-
-    def problem(self, problem: CsvProblem) -> None:
-        self.problem_count += 1
-        if len(self.problems) < MAX_REPORTED_PROBLEMS:
-            self.problems.append(problem)
-        if isinstance(problem, FileProblem):
-            self.file_problem = problem
-        elif problem.line != self._last_skipped_line:
-            self.skipped += 1
-            self._last_skipped_line = problem.line
-
-    def repeated_ids(self, reported: list[CsvProblem], total: int) -> None:
-        """Rows whose TMDB id an earlier row already has: `total` of them, the first ones `reported`."""
-        self.duplicates = total
-        self.problem_count += total
-        self.problems.extend(reported[: MAX_REPORTED_PROBLEMS - len(self.problems)])
-
-    def warning(self, warning: CsvWarning) -> None:
-        self.warning_count += 1
-        if len(self.warnings) < MAX_REPORTED_PROBLEMS:
-            self.warnings.append(warning)
-
-    def invalid_csv(self) -> InvalidCsv:
-        return InvalidCsv(sorted(self.problems, key=lambda p: p.line), self.problem_count)
-
-
-class _RowStream:
-    """Parses in a worker thread; `chunks()` yields the COPY input on the event loop."""
-
-    def __init__(self, tenant: str, source: BinaryIO, options: ImportOptions, progress: Progress | None) -> None:
-        self.tenant = tenant
-        self.source = source
-        self.options = options
-        self.progress = progress
-        self.tally = _Tally()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
-        self._stop = threading.Event()
-        self._bytes_read = 0
-
-    async def copy_into(self, bulk: BulkMovies, table: str) -> None:
-        producer = asyncio.create_task(asyncio.to_thread(self._produce))
-        try:
-            await bulk.copy(table, self._chunks())
-        finally:
-            self._stop.set()
-            await producer  # re-raises a parsing failure, such as undecodable bytes
-
-    def _produce(self) -> None:
-        tally = self.tally
-        writing = True
-        buffer: list[str] = []
-        size = 0
-        try:
-            for item in parse_movies(decode_lines(self.source, self.options.encoding, self._count_bytes)):
-                if isinstance(item, MovieRow):
-                    if not writing:
-                        continue
-                    line = copy_line(self.tenant, item.tmdb_id, item.data)
-                    buffer.append(line)
-                    size += len(line)
-                    tally.lines.append(item.line)
-                    if size >= CHUNK_CHARS:
-                        if not self._send("".join(buffer).encode()):
-                            return
-                        buffer, size = [], 0
-                    if self.progress is not None and len(tally.lines) % PROGRESS_EVERY_ROWS == 0:
-                        self.progress(len(tally.lines), self._bytes_read)
-                elif isinstance(item, CsvWarning):
-                    tally.warning(item)
-                else:
-                    tally.problem(item)
-                    # All or nothing: keep reading to report every problem, but stop writing.
-                    writing = self.options.on_error == "skip" and tally.file_problem is None
-            if buffer and writing:
-                self._send("".join(buffer).encode())
-            if self.progress is not None:
-                self.progress(len(tally.lines), self._bytes_read)
-        finally:
-            self._send(None)
-
-    def _count_bytes(self, total: int) -> None:
-        self._bytes_read = total
-
-    def _send(self, chunk: bytes | None) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(chunk, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _take(self) -> bytes | None:
-        while not self._stop.is_set():
-            try:
-                return self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-        return None
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        while (chunk := await asyncio.to_thread(self._take)) is not None:
-            yield chunk
-
-
 async def import_catalog(
     uow: UnitOfWork,
     tenant: str,
@@ -176,19 +50,24 @@ async def import_catalog(
     Raises InvalidCsv (nothing written) for a damaged file, or for any invalid row unless
     `on_error="skip"`; ShrinkRefused when a replace would empty or gut the catalog.
     """
-    started = perf_counter()
-    stream = _RowStream(tenant, source, options, progress)
+    clock = _PhaseClock()
+    stream = row_stream(source, tenant, options.on_error, options.encoding, progress)
     async with uow:
         await uow.tenants.add_and_lock(tenant)
         bulk = uow.bulk_movies(tenant)
         old = await bulk.current_partition()
         replacing = options.mode == "replace" or old is None
         new = await bulk.create_table(temporary=not replacing)
-        await stream.copy_into(bulk, new)
+        try:
+            await bulk.copy(new, stream.chunks())
+        finally:
+            await stream.finish()
         tally = stream.tally
+        clock.mark("parse_and_copy")
         if tally.file_problem is not None or (tally.problem_count and options.on_error == "fail"):
             raise tally.invalid_csv()
         await _drop_repeated_ids(bulk, new, tally, options)
+        clock.mark("primary_key")
 
         loaded = len(tally.lines) - tally.duplicates
         old_count = await bulk.count(old) if old is not None else 0
@@ -198,16 +77,21 @@ async def import_catalog(
             diff = Diff(inserted=loaded, updated=0, deleted=0, unchanged=0)
         else:
             diff = await bulk.diff(new, old, replace=replacing)
+        clock.mark("compare")
         if not options.dry_run:
             if replacing:
                 await bulk.add_other_indexes(new)
+                clock.mark("indexes")
                 await bulk.analyze(new)
+                clock.mark("analyze")
                 await bulk.swap(old, new)
             else:
                 await bulk.upsert(new, old)
             await uow.commit()
+            clock.mark("write_and_commit")
 
-    elapsed = perf_counter() - started
+    elapsed = clock.total()
+    log.info("import into %s: %d rows in %.1f s %s", tenant, loaded, elapsed, clock.phases_ms)
     return ImportReport(
         tenant=tenant,
         source=source_name,
@@ -222,6 +106,7 @@ async def import_catalog(
         total=loaded if replacing else old_count + diff.inserted,
         elapsed_ms=round(elapsed * 1000, 1),
         rows_per_second=round(loaded / elapsed) if elapsed > 0 else 0,
+        phases_ms=clock.phases_ms,
         error_count=tally.problem_count,
         errors=[asdict(problem) for problem in sorted(tally.problems, key=lambda p: p.line)],
         warning_count=tally.warning_count,
@@ -229,16 +114,30 @@ async def import_catalog(
     )
 
 
-async def _drop_repeated_ids(bulk: BulkMovies, table: str, tally: _Tally, options: ImportOptions) -> None:
+class _PhaseClock:
+    def __init__(self) -> None:
+        self.started = self._last = perf_counter()
+        self.phases_ms: dict[str, float] = {}
+
+    def mark(self, phase: str) -> None:
+        now = perf_counter()
+        self.phases_ms[phase] = round((now - self._last) * 1000, 1)
+        self._last = now
+
+    def total(self) -> float:
+        return perf_counter() - self.started
+
+
+async def _drop_repeated_ids(bulk: BulkMovies, table: str, tally: Tally, options: ImportOptions) -> None:
     """Index the new rows by id; a TMDB id seen twice fails the import, or skips the later rows."""
-    if await bulk.add_primary_key_index(table):
+    if await bulk.add_primary_key(table):
         return
     repeats = await bulk.duplicates(table, limit=MAX_REPORTED_PROBLEMS)
     reported = [duplicate_problem(tally.lines[row], tmdb_id, tally.lines[first]) for tmdb_id, row, first in repeats]
     tally.repeated_ids(reported, total=await bulk.delete_repeats(table))
     if options.on_error == "fail":
         raise tally.invalid_csv()
-    if not await bulk.add_primary_key_index(table):
+    if not await bulk.add_primary_key(table):
         raise RuntimeError("duplicate TMDB ids remain after removing repeats")
 
 

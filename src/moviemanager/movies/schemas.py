@@ -48,6 +48,7 @@ class ImportReport(BaseModel):
     total: int = Field(description="Movies the tenant holds after the import")
     elapsed_ms: float
     rows_per_second: int
+    phases_ms: dict[str, float] = Field(description="Where the time went: parse_and_copy, primary_key, compare, …")
     error_count: int = Field(description="Problems found in skipped rows (all of them, even past the first 100)")
     errors: list[CsvProblemBody] = Field(description="The first 100 problems, by line")
     warning_count: int
