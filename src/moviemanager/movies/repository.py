@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, false, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 
 from ..models import Movie
 from .csv_import import MovieRow
@@ -67,3 +67,23 @@ class MovieRepository:
             columns=["tenant", "tmdb_id", "data"],
             records=((self.tenant, row.tmdb_id, json.dumps(row.data, ensure_ascii=False)) for row in rows),
         )
+
+    async def stream_all(
+        self, filters: MovieFilters = MovieFilters(), *, batch_size: int = 1000
+    ) -> AsyncResult[tuple[int, dict[str, Any]]]:
+        """(tmdb_id, data) of every matching movie by TMDB id, fetched `batch_size` rows at a time
+        through a server-side cursor, so the catalog is never in memory whole."""
+        statement = (
+            select(Movie.tmdb_id, Movie.data)
+            .where(Movie.tenant == self.tenant, *filters.conditions())
+            .order_by(Movie.tmdb_id)
+            .execution_options(yield_per=batch_size)
+        )
+        return await self.session.stream(statement)
+
+    async def extra_columns(self, filters: MovieFilters = MovieFilters()) -> tuple[str, ...]:
+        """The CSV columns beyond the seed's that any matching movie has, sorted by name."""
+        names = func.jsonb_object_keys(Movie.data["extra"])
+        statement = select(names).where(Movie.tenant == self.tenant, *filters.conditions()).distinct()
+        # Sorted here, not by the database's collation, so the order is the same on every server.
+        return tuple(sorted(await self.session.scalars(statement)))
