@@ -1,4 +1,5 @@
-"""Exports of committed catalogs: the single snapshot an export reads while reloads commit."""
+"""Exports of committed catalogs: the `moviemanager export` command, which opens its own database
+connection, and the single snapshot an export reads while reloads commit."""
 
 import io
 import uuid
@@ -6,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import delete
 
+from moviemanager import cli
 from moviemanager.db import create_sessionmaker
 from moviemanager.models import Tenant
 from moviemanager.movies import service
@@ -33,6 +35,37 @@ async def committed(engine):
     async with sessions() as session:
         await session.execute(delete(Tenant).where(Tenant.name == tenant))
         await session.commit()
+
+
+@pytest.fixture
+async def exported(committed, settings, monkeypatch) -> tuple[str, bytes]:
+    """A committed tenant, its export, and an environment pointing the command at the test database."""
+    sessions, tenant = committed
+    await reload(sessions, tenant, catalog_csv([movie(1) | {"Director": "Lý Hải"}, movie(2)], HEADER + ["Director"]))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("MOVIEMANAGER_MIGRATE_ON_START", "false")
+    return tenant, await export(sessions, tenant)
+
+
+def test_export_command_writes_the_file(exported, tmp_path):
+    tenant, expected = exported
+    path = tmp_path / "out.csv"
+    assert cli.main(["export", tenant, "-o", str(path)]) == 0
+    assert path.read_bytes() == expected
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_export_command_writes_stdout_by_default(exported, capsysbinary):
+    tenant, expected = exported
+    assert cli.main(["export", tenant]) == 0
+    assert capsysbinary.readouterr().out == expected
+
+
+def test_export_command_for_an_unknown_tenant_fails_and_writes_nothing(exported, tmp_path, capsys):
+    path = tmp_path / "out.csv"
+    assert cli.main(["export", "nobody", "-o", str(path)]) == 1
+    assert capsys.readouterr().err.strip() == "Tenant 'nobody' not found"
+    assert not path.exists()
 
 
 async def test_a_reload_committing_mid_export_does_not_leak_into_it(committed, monkeypatch):
