@@ -1,5 +1,5 @@
 """Exports of committed catalogs: the `moviemanager export` command, which opens its own database
-connection, and the single snapshot an export reads while reloads commit."""
+connection; the single snapshot an export reads while reloads commit; the transaction's length."""
 
 import io
 import uuid
@@ -81,3 +81,13 @@ async def test_a_reload_committing_mid_export_does_not_leak_into_it(committed, m
 
     monkeypatch.setattr(MovieRepository, "extra_columns", reload_after_reading_columns)
     assert await export(sessions, tenant) == before
+
+
+async def test_the_transaction_ends_before_the_first_chunk(committed, engine):
+    sessions, tenant = committed
+    await reload(sessions, tenant, catalog_csv([movie(i, Overview="dài " * 100) for i in range(1, 501)]))
+    chunks = export_catalog(UnitOfWork(sessions), tenant, MovieFilters())
+    first = await anext(chunks)
+    assert engine.pool.checkedout() == 0  # a slow download holds no connection, no lock
+    rest = [chunk async for chunk in chunks]
+    assert len(rest) > 1 and b"".join([first, *rest]) == await export(sessions, tenant)

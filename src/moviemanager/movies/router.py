@@ -80,7 +80,7 @@ async def _csv_download(uow: UnitOfWork, tenant: str, filters: MovieFilters) -> 
 
 
 async def _chained(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    async with contextlib.aclosing(rest):  # ends the export's transaction even if the client leaves
+    async with contextlib.aclosing(rest):  # removes the export's spool file even if the client leaves
         yield first
         async for chunk in rest:
             yield chunk
