@@ -1,50 +1,72 @@
-"""Exports of committed catalogs: the `moviemanager export` command, which opens its own database
-connection; the single snapshot an export reads while reloads commit; the transaction's length."""
+"""Exports of committed catalogs, in a database of this module's own: the `moviemanager export`
+command (which opens its own connection), the one snapshot an export reads while reloads commit,
+and how long its transaction lasts."""
 
-import io
-import uuid
+from collections.abc import AsyncIterator
 
+import httpx
 import pytest
-from sqlalchemy import delete
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from moviemanager import cli
-from moviemanager.db import create_sessionmaker
-from moviemanager.models import Tenant
-from moviemanager.movies import service
+from moviemanager.app import create_app
+from moviemanager.config import Settings
+from moviemanager.db import create_engine, create_sessionmaker
+from moviemanager.migrations import upgrade_to_head
 from moviemanager.movies.export import export_catalog
 from moviemanager.movies.repository import MovieFilters, MovieRepository
 from moviemanager.uow import UnitOfWork
 
+from .conftest import create_scratch_database, drop_database
 from .factories import HEADER, catalog_csv, movie
 
 
-async def reload(sessions, tenant: str, data: bytes) -> None:
-    await service.reload_catalog(UnitOfWork(sessions), tenant, io.BytesIO(data), source="upload")
+@pytest.fixture(scope="module")
+async def own_settings(server_url: URL, settings: Settings) -> AsyncIterator[Settings]:
+    """The test settings, pointing at a fresh database whose commits no other test sees."""
+    url = await create_scratch_database(server_url)
+    try:
+        await upgrade_to_head(url)
+        yield settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
+    finally:
+        await drop_database(url)
 
 
-async def export(sessions, tenant: str) -> bytes:
-    return b"".join([chunk async for chunk in export_catalog(UnitOfWork(sessions), tenant, MovieFilters())])
+@pytest.fixture(scope="module")
+async def own_engine(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(own_settings.database_url, own_settings)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture
-async def committed(engine):
-    """Sessions that really commit, and a tenant name removed again afterwards."""
-    sessions = create_sessionmaker(engine)
-    tenant = f"export_{uuid.uuid4().hex[:8]}"
-    yield sessions, tenant
-    async with sessions() as session:
-        await session.execute(delete(Tenant).where(Tenant.name == tenant))
-        await session.commit()
+async def client(own_settings, own_engine) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the module's database: its reloads really commit."""
+    app = create_app(own_settings)
+    app.state.engine = own_engine
+    app.state.sessions = create_sessionmaker(own_engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        yield client
+
+
+async def reload(client, tenant: str, data: bytes) -> None:
+    response = await client.post("/reload", params={"tenant": tenant}, files={"file": ("c.csv", data, "text/csv")})
+    assert response.status_code == 200, response.text
+
+
+async def export(engine, tenant: str) -> bytes:
+    chunks = export_catalog(UnitOfWork(create_sessionmaker(engine)), tenant, MovieFilters())
+    return b"".join([chunk async for chunk in chunks])
 
 
 @pytest.fixture
-async def exported(committed, settings, monkeypatch) -> tuple[str, bytes]:
-    """A committed tenant, its export, and an environment pointing the command at the test database."""
-    sessions, tenant = committed
-    await reload(sessions, tenant, catalog_csv([movie(1) | {"Director": "Lý Hải"}, movie(2)], HEADER + ["Director"]))
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+async def exported(client, own_settings, own_engine, monkeypatch) -> tuple[str, bytes]:
+    """A committed tenant, its export, and an environment pointing the command at its database."""
+    await reload(client, "cli", catalog_csv([movie(1) | {"Director": "Lý Hải"}, movie(2)], HEADER + ["Director"]))
+    monkeypatch.setenv("DATABASE_URL", own_settings.database_url)
     monkeypatch.setenv("MOVIEMANAGER_MIGRATE_ON_START", "false")
-    return tenant, await export(sessions, tenant)
+    return "cli", await export(own_engine, "cli")
 
 
 def test_export_command_writes_the_file(exported, tmp_path):
@@ -68,26 +90,24 @@ def test_export_command_for_an_unknown_tenant_fails_and_writes_nothing(exported,
     assert not path.exists()
 
 
-async def test_a_reload_committing_mid_export_does_not_leak_into_it(committed, monkeypatch):
-    sessions, tenant = committed
-    await reload(sessions, tenant, catalog_csv([movie(1) | {"Director": "a"}], HEADER + ["Director"]))
-    before = await export(sessions, tenant)
+async def test_a_reload_committing_mid_export_does_not_leak_into_it(client, own_engine, monkeypatch):
+    await reload(client, "snapshot", catalog_csv([movie(1) | {"Director": "a"}], HEADER + ["Director"]))
+    before = await export(own_engine, "snapshot")
     read_columns = MovieRepository.extra_columns
 
     async def reload_after_reading_columns(self, filters):
         columns = await read_columns(self, filters)
-        await reload(sessions, tenant, catalog_csv([movie(2) | {"Writer": "b"}], HEADER + ["Writer"]))
+        await reload(client, "snapshot", catalog_csv([movie(2) | {"Writer": "b"}], HEADER + ["Writer"]))
         return columns
 
     monkeypatch.setattr(MovieRepository, "extra_columns", reload_after_reading_columns)
-    assert await export(sessions, tenant) == before
+    assert await export(own_engine, "snapshot") == before
 
 
-async def test_the_transaction_ends_before_the_first_chunk(committed, engine):
-    sessions, tenant = committed
-    await reload(sessions, tenant, catalog_csv([movie(i, Overview="dài " * 100) for i in range(1, 501)]))
-    chunks = export_catalog(UnitOfWork(sessions), tenant, MovieFilters())
+async def test_the_transaction_ends_before_the_first_chunk(client, own_engine):
+    await reload(client, "spooled", catalog_csv([movie(i, Overview="dài " * 100) for i in range(1, 501)]))
+    chunks = export_catalog(UnitOfWork(create_sessionmaker(own_engine)), "spooled", MovieFilters())
     first = await anext(chunks)
-    assert engine.pool.checkedout() == 0  # a slow download holds no connection, no lock
+    assert own_engine.pool.checkedout() == 0  # a slow download holds no connection, no lock
     rest = [chunk async for chunk in chunks]
-    assert len(rest) > 1 and b"".join([first, *rest]) == await export(sessions, tenant)
+    assert len(rest) > 1 and b"".join([first, *rest]) == await export(own_engine, "spooled")
