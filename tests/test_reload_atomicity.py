@@ -112,9 +112,13 @@ async def test_reloads_of_different_tenants_proceed_in_parallel(committed):
         await asyncio.to_thread(source.reading.wait, 10)
         second = await asyncio.wait_for(reload(sessions, other, io.BytesIO(rows([7, 8]))), timeout=10)
         assert second.total == 2
+        # And a replace of an existing tenant, which drops its old partition.
+        second = await asyncio.wait_for(reload(sessions, other, io.BytesIO(rows([7, 9]))), timeout=10)
+        assert (second.inserted, second.deleted, second.unchanged) == (1, 1, 1)
         source.gate.set()
         assert (await asyncio.wait_for(first, timeout=10)).total == 39
     finally:
+        source.gate.set()
         async with sessions() as session:
             if partition := await BulkMovies(session, other).current_partition():
                 await session.execute(text(f'DROP TABLE "{partition}"'))

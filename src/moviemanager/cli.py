@@ -2,9 +2,12 @@
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import BinaryIO
 
 from .config import Settings
@@ -38,12 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--encoding", help="The file's encoding (default: UTF-8, or UTF-16 by its BOM)")
     load.add_argument("--quiet", action="store_true", help="No progress line")
 
+    export = commands.add_parser("export", help="Write a tenant's catalog as CSV, in the format POST /reload reads")
+    export.add_argument("tenant", help="The tenant to export")
+    export.add_argument("-o", "--output", type=Path, help="The file to write (default: standard output)")
+
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     if args.command == "load":
         return asyncio.run(_load(settings, args))
+    if args.command == "export":
+        return asyncio.run(_export(settings, args.tenant, args.output))
     return asyncio.run(_migrate(settings))
 
 
@@ -116,6 +125,47 @@ def _size(source: BinaryIO) -> int | None:
         return os.fstat(source.fileno()).st_size
     except (OSError, ValueError):
         return None
+
+
+async def _export(settings: Settings, tenant: str, output: Path | None) -> int:
+    from .db import create_sessionmaker, open_database
+    from .errors import TenantNotFound
+    from .movies.export import export_catalog
+    from .movies.repository import MovieFilters
+    from .uow import UnitOfWork
+
+    async with open_database(settings) as engine:
+        chunks = export_catalog(UnitOfWork(create_sessionmaker(engine)), tenant, MovieFilters())
+        try:
+            first = await anext(chunks)  # before any output, so an unknown tenant leaves no file behind
+        except TenantNotFound as exc:
+            print(exc.detail, file=sys.stderr)
+            return 1
+        async with contextlib.aclosing(chunks):
+            if output is None:
+                await _write(sys.stdout.buffer, first, chunks)
+            else:
+                await _write_file(output, first, chunks)
+    return 0
+
+
+async def _write_file(path: Path, first: bytes, rest: AsyncIterator[bytes]) -> None:
+    """Write aside, then rename: a cut-short export is still a valid CSV, and loading it would
+    silently drop movies."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as file:
+            await _write(file, first, rest)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+async def _write(file: BinaryIO, first: bytes, rest: AsyncIterator[bytes]) -> None:
+    file.write(first)
+    async for chunk in rest:
+        file.write(chunk)
+    file.flush()
 
 
 if __name__ == "__main__":

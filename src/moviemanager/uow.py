@@ -45,3 +45,13 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+
+    async def read_only_snapshot(self) -> None:
+        """Make the rest of this transaction read one consistent snapshot and write nothing.
+
+        Call it before any query. Inside an enclosing transaction (a savepoint, as in the tests),
+        the enclosing transaction's isolation applies instead.
+        """
+        connection = await self.session.connection()
+        if not connection.in_nested_transaction():
+            await connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import re
 import secrets
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +27,14 @@ from ..errors import CatalogBusy
 
 COPY_COLUMNS = ["tenant", "tmdb_id", "checksum", "data"]
 PARTITION_PREFIX = "movies__"
-SWAP_LOCK_TIMEOUT = "2s"
-SWAP_ATTEMPTS = 5
+# The swap's lock waits (see swap): short, retried, then 409 rather than stalling every reader.
+TENANT_LOCK_TIMEOUT = "1s"
+SHARED_LOCK_TIMEOUT = "200ms"
+SWAP_ATTEMPTS = 10
 LOCK_NOT_AVAILABLE = "55P03"
 # Bulk index builds sort in memory up to this much, per build, instead of spilling to disk.
 INDEX_BUILD_MEMORY = "256MB"
+DUPLICATES_PER_FETCH = 10_000
 
 INDEX_DEFINITION = re.compile(r"^CREATE (?P<unique>UNIQUE )?INDEX \S+ ON ONLY \S+ (?P<rest>USING .+)$")
 
@@ -91,10 +94,20 @@ class BulkMovies:
         name = f"{PARTITION_PREFIX}{self.tenant[:40]}__{secrets.token_hex(4)}"
         kind = "TEMPORARY TABLE" if temporary else "TABLE"
         on_commit = " ON COMMIT DROP" if temporary else ""
-        # The CHECK lets ATTACH PARTITION skip scanning the table to prove every row belongs here.
+        # Columns read from the catalog, not `LIKE movies`: LIKE would lock `movies` until commit,
+        # and every other tenant's swap would wait for this import. The CHECK lets ATTACH
+        # PARTITION skip scanning the table to prove every row belongs to this tenant.
+        columns = await self._run(
+            """
+            SELECT format('%I %s%s', attname, format_type(atttypid, atttypmod),
+                          CASE WHEN attnotnull THEN ' NOT NULL' ELSE '' END)
+            FROM pg_attribute WHERE attrelid = 'movies'::regclass AND attnum > 0 AND NOT attisdropped
+            ORDER BY attnum
+            """
+        )
+        definitions = ", ".join(columns.scalars())
         await self._run(
-            f"CREATE {kind} {_quoted(name)} (LIKE movies INCLUDING DEFAULTS,"
-            f" CHECK (tenant = {_literal(self.tenant)})){on_commit}"
+            f"CREATE {kind} {_quoted(name)} ({definitions}, CHECK (tenant = {_literal(self.tenant)})){on_commit}"
         )
         return name
 
@@ -116,35 +129,44 @@ class BulkMovies:
             return False
         return True
 
-    async def duplicates(self, table: str, limit: int) -> list[tuple[int, int, int]]:
-        """(tmdb_id, ordinal, first ordinal) of every repeated row; ordinals count rows as COPYed, from 0.
+    async def duplicates(self, table: str) -> AsyncIterator[tuple[int, list[int]]]:
+        """Each TMDB id that more than one row has, with the ordinals of those rows.
 
-        A table filled by one COPY in the transaction that created it keeps the rows in file order.
+        Ordinals count rows as COPYed, from 0: a table filled by one COPY in the transaction that
+        created it keeps the rows in that order.
         """
-        result = await self._run(
+        # A file sent twice over repeats every id: fetch in batches, never all at once. A cursor of
+        # our own, as asyncpg keeps its portals open to the end of the transaction, which would
+        # forbid the ALTER TABLE that follows.
+        await self._run(
             f"""
-            SELECT tmdb_id, ordinal, first_value(ordinal) OVER (PARTITION BY tmdb_id ORDER BY ordinal)
-            FROM (SELECT tmdb_id, row_number() OVER (ORDER BY ctid) - 1 AS ordinal,
-                         count(*) OVER (PARTITION BY tmdb_id) AS copies
-                  FROM {_quoted(table)}) AS numbered
-            WHERE copies > 1
-            ORDER BY ordinal
-            LIMIT :limit
-            """,
-            limit=limit,
+            DECLARE repeated_ids NO SCROLL CURSOR FOR
+            SELECT tmdb_id, array_agg(ordinal)
+            FROM (SELECT tmdb_id, row_number() OVER (ORDER BY ctid) - 1 AS ordinal FROM {_quoted(table)}) AS numbered
+            WHERE tmdb_id IN (SELECT tmdb_id FROM {_quoted(table)} GROUP BY tmdb_id HAVING count(*) > 1)
+            GROUP BY tmdb_id
+            """
         )
-        return [(tmdb_id, ordinal, first) for tmdb_id, ordinal, first in result if ordinal != first]
+        try:
+            while batch := (await self._run(f"FETCH {DUPLICATES_PER_FETCH} FROM repeated_ids")).all():
+                for tmdb_id, ordinals in batch:
+                    yield tmdb_id, ordinals
+        finally:
+            await self._run("CLOSE repeated_ids")
 
-    async def delete_repeats(self, table: str) -> int:
-        """Keep the first row of each TMDB id; return how many later ones were deleted."""
+    async def delete_repeats(self, table: str, ordinals: Sequence[int]) -> int:
+        """Delete the rows at these ordinals (see duplicates); return how many went."""
+        # A join with the unnested array, not `= ANY(array)`, which compares each row with every element.
         result = await self._run(
             f"""
             DELETE FROM {_quoted(table)} AS t USING (
-                SELECT ctid, row_number() OVER (PARTITION BY tmdb_id ORDER BY ctid) AS copy
-                FROM {_quoted(table)}
-            ) AS numbered
-            WHERE t.ctid = numbered.ctid AND numbered.copy > 1
-            """
+                SELECT numbered.ctid
+                FROM (SELECT ctid, row_number() OVER (ORDER BY ctid) - 1 AS ordinal FROM {_quoted(table)}) AS numbered
+                JOIN unnest(CAST(:ordinals AS bigint[])) AS doomed(ordinal) USING (ordinal)
+            ) AS doomed
+            WHERE t.ctid = doomed.ctid
+            """,
+            ordinals=ordinals,
         )
         return result.rowcount
 
@@ -186,13 +208,23 @@ class BulkMovies:
         return Diff(*result.one())
 
     async def swap(self, old: str | None, new: str) -> None:
-        """Make `new` the tenant's partition, dropping `old`; waits briefly for readers of `movies`."""
+        """Make `new` the tenant's partition, dropping `old`.
+
+        Locks in two steps, each with a short timeout and retried: first the old partition (waits
+        only for this tenant's readers), then `movies` itself, which every query passes through.
+        While a lock request waits, queries queue behind it, so no wait may be long.
+        """
         for attempt in range(1, SWAP_ATTEMPTS + 1):
             try:
                 async with self.session.begin_nested():
-                    await self._run(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
                     if old is not None:
+                        await self._run(f"SET LOCAL lock_timeout = '{TENANT_LOCK_TIMEOUT}'")
+                        await self._run(f"LOCK TABLE {_quoted(old)} IN ACCESS EXCLUSIVE MODE")
+                        await self._run(f"SET LOCAL lock_timeout = '{SHARED_LOCK_TIMEOUT}'")
+                        await self._run("LOCK TABLE ONLY movies IN ACCESS EXCLUSIVE MODE")  # for the DROP
                         await self._run(f"DROP TABLE {_quoted(old)}")
+                    else:
+                        await self._run(f"SET LOCAL lock_timeout = '{SHARED_LOCK_TIMEOUT}'")
                     await self._run(
                         f"ALTER TABLE movies ATTACH PARTITION {_quoted(new)} FOR VALUES IN ({_literal(self.tenant)})"
                     )
@@ -201,7 +233,7 @@ class BulkMovies:
             except DBAPIError as exc:
                 if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
                     raise
-            await asyncio.sleep(0.1 * attempt)
+            await asyncio.sleep(0.05 * attempt)
         raise CatalogBusy(self.tenant)
 
     async def upsert(self, staging: str, partition: str) -> None:

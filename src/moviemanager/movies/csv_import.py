@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
 from .encodings import decode_lines
+from .formulas import unescape_formula
 from .genres import genre_key, split_genres
 
 # CSV header → key in the stored movie data (and the API field of the same name).
@@ -103,32 +104,39 @@ class _ByteLines:
         return b"".join(itertools.islice(self._lines, 4096))
 
 
-def parse_movies(lines: Iterable[str]) -> Iterator[MovieRow | CsvProblem | CsvWarning]:
+def parse_movies(
+    lines: Iterable[str], *, header: list[str] | None = None, first_line: int = 1
+) -> Iterator[MovieRow | CsvProblem | CsvWarning]:
     """Yield a MovieRow, or the CsvProblems that keep it out, for every record after the header.
 
     A FileProblem (a bad header, an unbalanced quote) ends the file: nothing after it can be read.
     Warnings flag what was read but may not mean what the file intended. Duplicate TMDB ids are
     not checked here (that needs memory proportional to the file).
+
+    For a part of a file that starts on a record boundary, pass the file's `header` (see
+    read_header) and the part's `first_line`: lines are numbered as in the whole file, and the
+    header is neither read nor warned about again.
     """
     reader = csv.reader(lines, strict=True)
-    header = _read_header(reader)
-    if isinstance(header, CsvProblem):
-        yield header
-        return
+    if header is None:
+        header_or_problem = _read_header(reader)
+        if isinstance(header_or_problem, CsvProblem):
+            yield header_or_problem
+            return
+        header = header_or_problem
+        yield from _header_warnings(header)
     validate = _RowValidator(header)
-    for column in header:
-        if column not in COLUMNS:
-            reason = f"Column {column!r} is not a catalog column; its values are kept in 'extra'"
-            yield CsvWarning(1, column, None, reason)
+    lines_before = first_line - 1
 
     while True:
-        start_line = reader.line_num + 1
+        start_line = lines_before + reader.line_num + 1
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield FileProblem(start_line, None, None, _describe_csv_error(exc, start_line, reader.line_num))
+            reason = _describe_csv_error(exc, start_line, lines_before + reader.line_num)
+            yield FileProblem(start_line, None, None, reason)
             return  # the reader cannot resync after a quoting error
         if not cells or cells == [""]:
             continue  # blank line
@@ -138,6 +146,18 @@ def parse_movies(lines: Iterable[str]) -> Iterator[MovieRow | CsvProblem | CsvWa
             )
             continue
         yield from validate(start_line, cells)
+
+
+def read_header(lines: Iterable[str]) -> list[str] | CsvProblem:
+    """The column names of a catalog file, from its first record, or why they cannot be used."""
+    return _read_header(csv.reader(lines, strict=True))
+
+
+def _header_warnings(header: list[str]) -> Iterator[CsvWarning]:
+    for column in header:
+        if column not in COLUMNS:
+            reason = f"Column {column!r} is not a catalog column; its values are kept in 'extra'"
+            yield CsvWarning(1, column, None, reason)
 
 
 def _read_header(reader: "csv._reader") -> list[str] | CsvProblem:
@@ -150,7 +170,8 @@ def _read_header(reader: "csv._reader") -> list[str] | CsvProblem:
         return FileProblem(1, None, None, "The file is empty; expected a header line and movie rows")
 
     canonical = {name.casefold(): name for name in COLUMNS}
-    names = [canonical.get(cell.strip().casefold(), cell.strip()) for cell in header]
+    cells = [unescape_formula(cell.strip()) for cell in header]
+    names = [canonical.get(cell.casefold(), cell) for cell in cells]
     for position, name in enumerate(names, start=1):
         if not name:
             return FileProblem(1, None, None, f"Header column {position} has no name")
@@ -190,7 +211,10 @@ class _RowValidator:
         """The row ready to store and its warnings, or every problem in it."""
         values = [cell.strip() for cell in cells]
         problems: list[CsvProblem | CsvWarning] = []
-        if CONTROL_CHARACTER.search("".join(values)) is not None:  # rare: find the cells
+        joined = "".join(values)
+        if "'" in joined:  # undo an export's formula escaping ('=x → =x)
+            values = [unescape_formula(value) for value in values]
+        if CONTROL_CHARACTER.search(joined) is not None:  # rare: find the cells
             problems = [
                 CsvProblem(line, self.header[i], _preview(cells[i]), reason)
                 for i, reason in _control_characters(values)

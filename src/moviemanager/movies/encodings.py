@@ -26,17 +26,26 @@ def check_encoding(name: str) -> str:
 
 
 def decode_lines(
-    source: BinaryIO, encoding: str | None = None, on_read: Callable[[int], None] | None = None
+    source: BinaryIO,
+    encoding: str | None = None,
+    on_read: Callable[[int], None] | None = None,
+    *,
+    first_line: int = 1,
 ) -> Iterator[str]:
     """Yield the file's lines, each ending in '\\n' (the last one may not).
 
     Without `encoding`, a byte order mark picks UTF-8 or UTF-16, and UTF-8 is assumed otherwise.
     Bytes that do not decode raise InvalidCsv naming the line. `on_read` gets the bytes read so far.
+    A `source` that starts mid-file, on line `first_line`, has no byte order mark: its bytes are
+    decoded as they are, with `encoding` or UTF-8.
     """
     first = source.read(CHUNK_BYTES)
-    encoding, first = _sniff(first, encoding)
+    if first_line == 1:
+        encoding, first = _sniff(first, encoding)
+    else:
+        encoding = check_encoding(encoding or "utf-8")
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    lines_done = 0
+    lines_done = first_line - 1
     pending = ""
     bytes_read = 0
     chunk = first
@@ -60,6 +69,11 @@ def decode_lines(
                 yield pending
             return
         chunk = source.read(CHUNK_BYTES)
+
+
+def sniff_encoding(first: bytes, encoding: str | None) -> str:
+    """The encoding a file starting with the bytes `first` is decoded with (see decode_lines)."""
+    return _sniff(first, encoding)[0]
 
 
 def _sniff(first: bytes, encoding: str | None) -> tuple[str, bytes]:

@@ -4,12 +4,14 @@ Parsing (row_stream) overlaps with the server's COPY work, and memory stays flat
 file's size. Everything happens in one transaction; the report is built only after COMMIT.
 """
 
+import heapq
 import logging
-from dataclasses import asdict, dataclass
+from array import array
+from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import BinaryIO, Literal
 
-from ..errors import MAX_REPORTED_PROBLEMS, ShrinkRefused
+from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, ShrinkRefused
 from ..uow import UnitOfWork
 from .bulk import BulkMovies, Diff
 from .csv_import import duplicate_problem
@@ -129,16 +131,46 @@ class _PhaseClock:
 
 
 async def _drop_repeated_ids(bulk: BulkMovies, table: str, tally: Tally, options: ImportOptions) -> None:
-    """Index the new rows by id; a TMDB id seen twice fails the import, or skips the later rows."""
+    """Index the new rows by id; a TMDB id seen twice fails the import, or skips the later rows.
+
+    "Later" by line in the file: the parts of a file parsed in parallel reach COPY interleaved.
+    """
     if await bulk.add_primary_key(table):
         return
-    repeats = await bulk.duplicates(table, limit=MAX_REPORTED_PROBLEMS)
-    reported = [duplicate_problem(tally.lines[row], tmdb_id, tally.lines[first]) for tmdb_id, row, first in repeats]
-    tally.repeated_ids(reported, total=await bulk.delete_repeats(table))
+    later = _LaterCopies()
+    async for tmdb_id, ordinals in bulk.duplicates(table):
+        later.add(tmdb_id, [(tally.lines[ordinal], ordinal) for ordinal in ordinals])
+    tally.repeated_ids(later.earliest(MAX_REPORTED_PROBLEMS), total=len(later.ordinals))
     if options.on_error == "fail":
         raise tally.invalid_csv()
+    await bulk.delete_repeats(table, later.ordinals)
     if not await bulk.add_primary_key(table):
         raise RuntimeError("duplicate TMDB ids remain after removing repeats")
+
+
+@dataclass
+class _LaterCopies:
+    """Rows whose TMDB id an earlier line of the file has; in arrays, 24 bytes a row, as there may be millions."""
+
+    lines: array = field(default_factory=lambda: array("I"))
+    tmdb_ids: array = field(default_factory=lambda: array("q"))
+    first_lines: array = field(default_factory=lambda: array("I"))
+    ordinals: array = field(default_factory=lambda: array("q"))
+
+    def add(self, tmdb_id: int, copies: list[tuple[int, int]]) -> None:
+        """`copies` are the (line, ordinal) of every row with this id: all but the first line's are later."""
+        copies.sort()
+        first_line = copies[0][0]
+        for line, ordinal in copies[1:]:
+            self.lines.append(line)
+            self.tmdb_ids.append(tmdb_id)
+            self.first_lines.append(first_line)
+            self.ordinals.append(ordinal)
+
+    def earliest(self, count: int) -> list[CsvProblem]:
+        """The problems of the `count` later copies that come first in the file."""
+        rows = heapq.nsmallest(count, range(len(self.lines)), key=self.lines.__getitem__)
+        return [duplicate_problem(self.lines[i], self.tmdb_ids[i], self.first_lines[i]) for i in rows]
 
 
 def _refuse_shrinking(tenant: str, old_count: int, new_count: int) -> None:

@@ -1,11 +1,16 @@
-from typing import Annotated
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
 from ..deps import SettingsDep, TenantDep, UowDep
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
+from ..uow import UnitOfWork
 from . import service
 from .encodings import check_encoding
+from .export import export_catalog
 from .importer import ImportOptions, Mode, OnError
 from .repository import MovieFilters
 from .schemas import ImportReport, MovieRead
@@ -20,7 +25,17 @@ TENANT_ERRORS = {
 }
 
 
-@router.get("/movies", response_model=list[MovieRead], responses=TENANT_ERRORS)
+class CsvResponse(StreamingResponse):
+    media_type = "text/csv"
+
+
+CSV_CATALOG = {
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+    "description": "The catalog as CSV, in the format POST /reload reads, as an attachment named <tenant>.csv",
+}
+
+
+@router.get("/movies", response_model=list[MovieRead], responses={**TENANT_ERRORS, 200: CSV_CATALOG})
 async def list_movies(
     request: Request,
     response: Response,
@@ -30,13 +45,19 @@ async def list_movies(
     year: Annotated[int | None, Query(description="Release year")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Movies to skip")] = 0,
-) -> list[MovieRead]:
+    output: Annotated[
+        Literal["json", "csv"], Query(alias="format", description="`csv`: every matching movie, as GET /movies.csv")
+    ] = "json",
+) -> list[MovieRead] | CsvResponse:
     """A page of the tenant's movies, ordered by TMDB id.
 
     When more movies match than `limit`, the response carries `Link: <…>; rel="next"` and
-    `X-Total-Count`; the body stays a bare array.
+    `X-Total-Count`; the body stays a bare array. With `format=csv` the response is a CSV file of
+    every matching movie: `genre` and `year` apply, `limit` and `offset` do not.
     """
     filters = MovieFilters(genre=genre, year=year)
+    if output == "csv":
+        return await _csv_download(uow, tenant, filters)
     page = await service.list_movies(uow, tenant, filters, limit=limit, offset=offset)
     if page.has_next:
         next_url = request.url.include_query_params(offset=offset + limit)
@@ -44,6 +65,27 @@ async def list_movies(
     if page.total is not None:
         response.headers["X-Total-Count"] = str(page.total)
     return page.movies
+
+
+@router.get("/movies.csv", response_class=CsvResponse, responses={**TENANT_ERRORS, 200: CSV_CATALOG})
+async def export_movies(uow: UowDep, tenant: TenantDep) -> CsvResponse:
+    """The tenant's whole catalog as a CSV file that POST /reload accepts back."""
+    return await _csv_download(uow, tenant, MovieFilters())
+
+
+async def _csv_download(uow: UnitOfWork, tenant: str, filters: MovieFilters) -> CsvResponse:
+    chunks = export_catalog(uow, tenant, filters)
+    # Taken before the response starts, so an unknown tenant is still a JSON 404.
+    first = await anext(chunks)
+    headers = {"Content-Disposition": f'attachment; filename="{tenant}.csv"'}
+    return CsvResponse(_chained(first, chunks), headers=headers)
+
+
+async def _chained(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async with contextlib.aclosing(rest):  # removes the export's spool file even if the client leaves
+        yield first
+        async for chunk in rest:
+            yield chunk
 
 
 @router.get("/movies/{tmdb_id}", response_model=MovieRead, responses=TENANT_ERRORS)

@@ -1,126 +1,43 @@
-"""A catalog file parsed into COPY input, in a worker thread or a worker process.
+"""A catalog file parsed into COPY input, in a worker thread or in worker processes.
 
-Parsing is pure Python and holds the GIL. For a big upload the server parses in a child process,
-so that its event loop keeps answering other requests quickly; small files and the CLI parse in
-a thread. Either way `chunks()` yields COPY-ready bytes on the event loop, with back-pressure
-(a small bounded queue, or the pipe), so memory stays flat whatever the file's size, and
-`tally` says afterwards what the parser saw.
-
-Run as `python -m moviemanager.movies.row_stream FD TENANT ON_ERROR [ENCODING]` it is that child:
-it reads the file open on descriptor FD and writes framed messages to standard output.
+Parsing is pure Python and holds the GIL. For a big file the server parses in child processes
+(see parse_workers), so that its event loop keeps answering other requests quickly, and, for a
+UTF-8 file, in two at once, one per half (see file_ranges), so that parsing keeps up with
+PostgreSQL's COPY. Small files parse in a thread. Either way `chunks()` yields COPY-ready bytes on
+the event loop, with back-pressure (a small bounded queue, and the pipes), so memory stays flat
+whatever the file's size, and `tally` says afterwards what the parsers saw.
 """
 
 import asyncio
+import itertools
 import os
 import pickle
 import queue
-import struct
 import sys
 import threading
 from array import array
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import BinaryIO, Literal
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator
+from typing import BinaryIO
 
-from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
-from .bulk import copy_line
-from .csv_import import MovieRow, parse_movies
-from .encodings import decode_lines
+from . import parse_workers
+from .file_ranges import WHOLE_FILE, ByteRange, can_be_cut, halves
+from .parse_workers import (
+    CHUNK,
+    FRAME,
+    PROGRESS,
+    PROGRESS_COUNTS,
+    OnError,
+    Progress,
+    Tally,
+    child_arguments,
+    produce,
+    split_chunk,
+)
 
-OnError = Literal["fail", "skip"]
-Progress = Callable[[int, int], None]  # (rows read, bytes read)
-
-CHUNK_BYTES = 256 * 1024
 QUEUE_CHUNKS = 8
-PROGRESS_EVERY_ROWS = 10_000
-# Files at least this big are parsed in a child process when they are real files.
+# Files at least this big are parsed in child processes when they are real files.
 PROCESS_THRESHOLD_BYTES = 8 * 1024 * 1024
-
-
-@dataclass
-class Tally:
-    """What the parser saw. `lines[i]` is the line of the i-th row sent to COPY (4 bytes a row)."""
-
-    lines: array = field(default_factory=lambda: array("I"))
-    skipped: int = 0
-    duplicates: int = 0
-    problems: list[CsvProblem] = field(default_factory=list)
-    problem_count: int = 0
-    warnings: list[CsvWarning] = field(default_factory=list)
-    warning_count: int = 0
-    file_problem: FileProblem | None = None
-    _last_skipped_line: int = 0
-
-    def problem(self, problem: CsvProblem) -> None:
-        self.problem_count += 1
-        if len(self.problems) < MAX_REPORTED_PROBLEMS:
-            self.problems.append(problem)
-        if isinstance(problem, FileProblem):
-            self.file_problem = problem
-        elif problem.line != self._last_skipped_line:
-            self.skipped += 1
-            self._last_skipped_line = problem.line
-
-    def repeated_ids(self, reported: list[CsvProblem], total: int) -> None:
-        """Rows whose TMDB id an earlier row already has: `total` of them, the first ones `reported`."""
-        self.duplicates = total
-        self.problem_count += total
-        self.problems.extend(reported[: MAX_REPORTED_PROBLEMS - len(self.problems)])
-
-    def warning(self, warning: CsvWarning) -> None:
-        self.warning_count += 1
-        if len(self.warnings) < MAX_REPORTED_PROBLEMS:
-            self.warnings.append(warning)
-
-    def invalid_csv(self) -> InvalidCsv:
-        return InvalidCsv(sorted(self.problems, key=lambda p: p.line), self.problem_count)
-
-
-def produce(
-    source: BinaryIO,
-    tenant: str,
-    on_error: OnError,
-    encoding: str | None,
-    send: Callable[[bytes], bool],
-    progress: Progress | None = None,
-) -> Tally:
-    """Parse the file, `send` COPY chunks (it returns False to stop early), and tally the rest."""
-    tally = Tally()
-    bytes_read = 0
-
-    def count_bytes(total: int) -> None:
-        nonlocal bytes_read
-        bytes_read = total
-
-    writing = True
-    buffer: list[bytes] = []
-    size = 0
-    tenant_bytes = tenant.encode()
-    for item in parse_movies(decode_lines(source, encoding, count_bytes)):
-        if isinstance(item, MovieRow):
-            if not writing:
-                continue
-            line = copy_line(tenant_bytes, item.tmdb_id, item.data)
-            buffer.append(line)
-            size += len(line)
-            tally.lines.append(item.line)
-            if size >= CHUNK_BYTES:
-                if not send(b"".join(buffer)):
-                    return tally
-                buffer, size = [], 0
-            if progress is not None and len(tally.lines) % PROGRESS_EVERY_ROWS == 0:
-                progress(len(tally.lines), bytes_read)
-        elif isinstance(item, CsvWarning):
-            tally.warning(item)
-        else:
-            tally.problem(item)
-            # All or nothing: keep reading to report every problem, but stop writing.
-            writing = on_error == "skip" and tally.file_problem is None
-    if buffer and writing:
-        send(b"".join(buffer))
-    if progress is not None:
-        progress(len(tally.lines), bytes_read)
-    return tally
 
 
 class RowStream:
@@ -156,7 +73,8 @@ class RowStream:
         finally:
             self._send(None)
 
-    def _send(self, chunk: bytes | None) -> bool:
+    def _send(self, chunk: bytes | None, _lines: array | None = None) -> bool:
+        # The lines need not travel: the tally that produce() returns holds them.
         while not self._stop.is_set():
             try:
                 self._queue.put(chunk, timeout=0.1)
@@ -174,59 +92,130 @@ class RowStream:
         return None
 
 
-# Child → parent messages: one kind byte, a length, the payload.
-CHUNK, PROGRESS, DONE, FAILED = b"C", b"P", b"D", b"F"
-FRAME = struct.Struct("!cQ")
-
-
 class ProcessRowStream(RowStream):
-    """Parses `source` (a real file) in a child process, reading its output through a pipe."""
+    """Parses `source` (a real file) in child processes, one per byte range, reading their pipes.
+
+    Their chunks go to COPY as they come, interleaved; `tally.lines` follows that order. A part's
+    result counts only if every part before it ended cleanly: after a FileProblem or an error, what
+    a later part read cannot be trusted (a quote left open changes how everything after it reads).
+    """
+
+    def __init__(
+        self, source: BinaryIO, tenant: str, on_error: OnError, encoding: str | None, progress: Progress | None
+    ) -> None:
+        super().__init__(source, tenant, on_error, encoding, progress)
+        self._children: list[Process] = []
+        self._readers: list[asyncio.Task[None]] = []
+        self._results: list[Tally | BaseException | None] = []  # by part; None while it runs
+        self._counts: list[tuple[int, int]] = []  # by part: rows and bytes read so far
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        self._child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            __name__,
-            str(self.source.fileno()),
-            self.tenant,
-            self.on_error,
-            *([self.encoding] if self.encoding else []),
-            stdout=asyncio.subprocess.PIPE,
-            pass_fds=[self.source.fileno()],
-        )
-        self._result: Tally | BaseException | None = None
-        stdout = self._child.stdout
-        assert stdout is not None
+        fd = self.source.fileno()
+        parts = await self._start_children(fd)
+        self._results = [None] * len(parts)
+        self._counts = [(0, 0)] * len(parts)
+        self._frames: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
+        self._readers = [asyncio.create_task(self._read_frames(i, child)) for i, child in enumerate(self._children)]
+        ended = [False] * len(parts)
         while True:
-            kind, length = FRAME.unpack(await stdout.readexactly(FRAME.size))
-            payload = await stdout.readexactly(length)
-            if kind == CHUNK:
-                yield payload
-            elif kind == PROGRESS:
-                if self.progress is not None:
-                    self.progress(*struct.unpack("!QQ", payload))
-            else:
-                self._result = pickle.loads(payload)
-                return
+            index, payload = await self._frames.get()
+            if payload is None:
+                ended[index] = True
+                if self._outcome_known(ended):
+                    return
+                continue
+            lines, chunk = split_chunk(payload)
+            self.tally.lines.frombytes(lines)  # before the chunk goes: lines[i] is the i-th row COPYed
+            yield chunk
 
     async def finish(self) -> None:
-        child = getattr(self, "_child", None)
-        if child is None:
-            return
-        if self._result is None and child.returncode is None:
-            child.kill()  # COPY ended early
-        code = await child.wait()
-        if isinstance(self._result, BaseException):
-            raise self._result
-        if not isinstance(self._result, Tally):
-            raise RuntimeError(f"the CSV parser process ended without a result (exit code {code})")
-        self.tally = self._result
+        """Stop the parsers still running; merge their tallies, or raise what parsing raised."""
+        for reader in self._readers:
+            reader.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        for child, result in itertools.zip_longest(self._children, self._results):
+            if result is None and child.returncode is None:
+                child.kill()  # still parsing: COPY ended early, or an earlier part decided the outcome
+            await child.wait()
+        merged = Tally(lines=self.tally.lines)
+        for result in self._results:
+            if result is None:
+                return  # killed: COPY ended early, and its error is on its way
+            if isinstance(result, BaseException):
+                raise result
+            merged.add_part(result)
+            if result.file_problem is not None:
+                break
+        self.tally = merged
+
+    def _outcome_known(self, ended: list[bool]) -> bool:
+        """Whether the parts read so far decide the result: all ended, or one before the rest failed."""
+        for done, result in zip(ended, self._results, strict=True):
+            if not done:
+                return False
+            if isinstance(result, BaseException) or (isinstance(result, Tally) and result.file_problem):
+                return True
+        return True
+
+    async def _start_children(self, fd: int) -> list[ByteRange]:
+        """Start a child for each part of the file, and give each its part."""
+        # Two children start importing while the file is scanned for the cut; a spare one is stopped.
+        for _ in range(2 if can_be_cut(fd, self.encoding) else 1):
+            self._children.append(await self._spawn(fd))
+        parts = await asyncio.to_thread(halves, fd) if len(self._children) == 2 else [WHOLE_FILE]
+        while len(self._children) > len(parts):
+            spare = self._children.pop()
+            spare.kill()
+            await spare.wait()
+        for child, part in zip(self._children, parts, strict=True):
+            assert child.stdin is not None
+            child.stdin.write(part.encode())
+            child.stdin.close()
+        return parts
+
+    async def _spawn(self, fd: int) -> Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            parse_workers.__name__,
+            *child_arguments(fd, self.tenant, self.on_error, self.encoding),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            pass_fds=[fd],
+        )
+
+    async def _read_frames(self, index: int, child: Process) -> None:
+        """Queue the child's chunks, report its progress, keep its result; then queue (index, None)."""
+        stdout = child.stdout
+        assert stdout is not None
+        try:
+            while True:
+                kind, length = FRAME.unpack(await stdout.readexactly(FRAME.size))
+                payload = await stdout.readexactly(length)
+                if kind == CHUNK:
+                    await self._frames.put((index, payload))
+                elif kind == PROGRESS:
+                    self._report_progress(index, payload)
+                else:
+                    self._results[index] = pickle.loads(payload)
+                    break
+        except asyncio.IncompleteReadError:
+            code = await child.wait()
+            self._results[index] = RuntimeError(f"the CSV parser process ended without a result (exit code {code})")
+        except Exception as exc:  # a frame it cannot read: no result will come, and chunks() must not wait for one
+            self._results[index] = exc
+        await self._frames.put((index, None))
+
+    def _report_progress(self, index: int, payload: bytes) -> None:
+        self._counts[index] = PROGRESS_COUNTS.unpack(payload)
+        if self.progress is not None:
+            self.progress(sum(rows for rows, _ in self._counts), sum(read for _, read in self._counts))
 
 
 def row_stream(
     source: BinaryIO, tenant: str, on_error: OnError, encoding: str | None, progress: Progress | None
 ) -> RowStream:
-    """A child process for a big real file, a thread otherwise."""
+    """Child processes for a big real file, a thread otherwise."""
     kind = ProcessRowStream if _file_size(source) >= PROCESS_THRESHOLD_BYTES else RowStream
     return kind(source, tenant, on_error, encoding, progress)
 
@@ -236,36 +225,3 @@ def _file_size(source: BinaryIO) -> int:
         return os.fstat(source.fileno()).st_size
     except (AttributeError, OSError, ValueError):  # in memory, or a pipe's size is 0
         return 0
-
-
-def _child_main(argv: list[str]) -> int:
-    fd, tenant, on_error, *encoding = argv
-    out = sys.stdout.buffer
-
-    def write(kind: bytes, payload: bytes) -> bool:
-        out.write(FRAME.pack(kind, len(payload)))
-        out.write(payload)
-        return True
-
-    def progress(rows: int, bytes_read: int) -> None:
-        write(PROGRESS, struct.pack("!QQ", rows, bytes_read))
-
-    with os.fdopen(int(fd), "rb", closefd=False) as source:
-        source.seek(0)
-        try:
-            tally = produce(
-                source, tenant, on_error, encoding[0] if encoding else None, lambda chunk: write(CHUNK, chunk), progress
-            )
-        except InvalidCsv as exc:
-            write(FAILED, pickle.dumps(exc))
-            return 0
-        write(DONE, pickle.dumps(tally))
-    out.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    # Through the package, so that what is pickled names moviemanager.movies.row_stream, not __main__.
-    from moviemanager.movies import row_stream
-
-    sys.exit(row_stream._child_main(sys.argv[1:]))

@@ -1,0 +1,203 @@
+"""The parsing that runs off the event loop: in a worker thread, or in a child process.
+
+`produce` turns a file (or a byte range of it) into COPY chunks and a Tally of what it saw.
+
+Run as `python -m moviemanager.movies.parse_workers FD TENANT ON_ERROR ENCODING` it is a child
+process: it reads a ByteRange line from standard input, parses that range of the file open on
+descriptor FD (ENCODING empty: sniffed), and writes framed messages to standard output. The range
+comes last so that the parent can look for it while the child starts (imports take a second).
+"""
+
+import pickle
+import struct
+import sys
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO, Literal
+
+from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
+from .bulk import copy_line
+from .csv_import import MovieRow, parse_movies, read_header
+from .encodings import decode_lines
+from .file_ranges import ByteRange, RangeReader
+
+OnError = Literal["fail", "skip"]
+Progress = Callable[[int, int], None]  # (rows read, bytes read)
+Send = Callable[[bytes, array], bool]  # (COPY chunk, the line of each of its rows) → keep going?
+
+CHUNK_BYTES = 256 * 1024
+PROGRESS_EVERY_ROWS = 10_000
+
+
+@dataclass
+class Tally:
+    """What the parser saw. `lines[i]` is the line of the i-th row sent to COPY (4 bytes a row)."""
+
+    lines: array = field(default_factory=lambda: array("I"))
+    skipped: int = 0
+    duplicates: int = 0
+    problems: list[CsvProblem] = field(default_factory=list)
+    problem_count: int = 0
+    warnings: list[CsvWarning] = field(default_factory=list)
+    warning_count: int = 0
+    file_problem: FileProblem | None = None
+    _last_skipped_line: int = 0
+
+    def problem(self, problem: CsvProblem) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            self.problems.append(problem)
+        if isinstance(problem, FileProblem):
+            self.file_problem = problem
+        elif problem.line != self._last_skipped_line:
+            self.skipped += 1
+            self._last_skipped_line = problem.line
+
+    def repeated_ids(self, reported: list[CsvProblem], total: int) -> None:
+        """Rows whose TMDB id an earlier row already has: `total` of them, the first ones `reported`."""
+        self.duplicates = total
+        self.problem_count += total
+        self.problems.extend(reported[: MAX_REPORTED_PROBLEMS - len(self.problems)])
+
+    def warning(self, warning: CsvWarning) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < MAX_REPORTED_PROBLEMS:
+            self.warnings.append(warning)
+
+    def add_part(self, later: "Tally") -> None:
+        """Count in what the parser of the next part of the file saw (its lines came with its chunks)."""
+        self.skipped += later.skipped
+        self.problem_count += later.problem_count
+        self.problems.extend(later.problems[: MAX_REPORTED_PROBLEMS - len(self.problems)])
+        self.warning_count += later.warning_count
+        self.warnings.extend(later.warnings[: MAX_REPORTED_PROBLEMS - len(self.warnings)])
+        self.file_problem = later.file_problem
+
+    def invalid_csv(self) -> InvalidCsv:
+        return InvalidCsv(sorted(self.problems, key=lambda p: p.line), self.problem_count)
+
+
+def produce(
+    source: BinaryIO,
+    tenant: str,
+    on_error: OnError,
+    encoding: str | None,
+    send: Send,
+    progress: Progress | None = None,
+    *,
+    header: list[str] | None = None,
+    first_line: int = 1,
+) -> Tally:
+    """Parse the file, `send` COPY chunks (it returns False to stop early), and tally the rest.
+
+    `header` and `first_line` are for a part of the file that starts mid-file (see parse_movies).
+    """
+    tally = Tally()
+    bytes_read = 0
+
+    def count_bytes(total: int) -> None:
+        nonlocal bytes_read
+        bytes_read = total
+
+    writing = True
+    buffer: list[bytes] = []
+    size = 0
+    rows_sent = 0
+    tenant_bytes = tenant.encode()
+    lines = decode_lines(source, encoding, count_bytes, first_line=first_line)
+    for item in parse_movies(lines, header=header, first_line=first_line):
+        if isinstance(item, MovieRow):
+            if not writing:
+                continue
+            line = copy_line(tenant_bytes, item.tmdb_id, item.data)
+            buffer.append(line)
+            size += len(line)
+            tally.lines.append(item.line)
+            if size >= CHUNK_BYTES:
+                if not send(b"".join(buffer), tally.lines[rows_sent:]):
+                    return tally
+                buffer, size, rows_sent = [], 0, len(tally.lines)
+            if progress is not None and len(tally.lines) % PROGRESS_EVERY_ROWS == 0:
+                progress(len(tally.lines), bytes_read)
+        elif isinstance(item, CsvWarning):
+            tally.warning(item)
+        else:
+            tally.problem(item)
+            # All or nothing: keep reading to report every problem, but stop writing.
+            writing = on_error == "skip" and tally.file_problem is None
+    if buffer and writing:
+        send(b"".join(buffer), tally.lines[rows_sent:])
+    if progress is not None:
+        progress(len(tally.lines), bytes_read)
+    return tally
+
+
+# Child → parent messages: one kind byte, a length, the payload. A CHUNK's payload is its row
+# count, the line of each row (array "I", native order: same machine), then the COPY bytes.
+CHUNK, PROGRESS, DONE, FAILED = b"C", b"P", b"D", b"F"
+FRAME = struct.Struct("!cQ")
+ROW_COUNT = struct.Struct("!I")
+PROGRESS_COUNTS = struct.Struct("!QQ")
+
+
+def child_arguments(fd: int, tenant: str, on_error: OnError, encoding: str | None) -> list[str]:
+    """The command line of a child process that parses a range of the file open on `fd`."""
+    return [str(fd), tenant, on_error, encoding or ""]
+
+
+def split_chunk(payload: bytes) -> tuple[memoryview, bytes]:
+    """A CHUNK frame's payload: the lines of its rows (array "I" bytes), and the COPY bytes."""
+    (rows,) = ROW_COUNT.unpack_from(payload)
+    lines_end = ROW_COUNT.size + rows * 4
+    return memoryview(payload)[ROW_COUNT.size : lines_end], payload[lines_end:]
+
+
+def _child_main(argv: list[str]) -> int:
+    fd_text, tenant, on_error, encoding_text = argv
+    fd = int(fd_text)
+    encoding = encoding_text or None
+    part = ByteRange.decode(sys.stdin.buffer.readline())
+    out = sys.stdout.buffer
+
+    def write(kind: bytes, *payload: bytes) -> bool:
+        out.write(FRAME.pack(kind, sum(len(piece) for piece in payload)))
+        for piece in payload:
+            out.write(piece)
+        return True
+
+    def send(chunk: bytes, lines: array) -> bool:
+        return write(CHUNK, ROW_COUNT.pack(len(lines)), lines.tobytes(), chunk)
+
+    def progress(rows: int, bytes_read: int) -> None:
+        write(PROGRESS, PROGRESS_COUNTS.pack(rows, bytes_read))
+
+    try:
+        tally = _parse_part(fd, part, tenant, on_error, encoding, send, progress)
+    except InvalidCsv as exc:
+        write(FAILED, pickle.dumps(exc))
+    else:
+        tally.lines = array("I")  # already sent with the chunks
+        write(DONE, pickle.dumps(tally))
+    out.flush()
+    return 0
+
+
+def _parse_part(
+    fd: int, part: ByteRange, tenant: str, on_error: OnError, encoding: str | None, send: Send, progress: Progress
+) -> Tally:
+    header = None
+    if part.first_line > 1:
+        # A part that starts mid-file reads the header itself; a bad header is the first part's to report.
+        header = read_header(decode_lines(RangeReader(fd, ByteRange()), encoding))
+        if isinstance(header, CsvProblem):
+            return Tally()
+    source = RangeReader(fd, part)
+    return produce(source, tenant, on_error, encoding, send, progress, header=header, first_line=part.first_line)
+
+
+if __name__ == "__main__":
+    # Through the package, so that what is pickled names moviemanager.movies.parse_workers, not __main__.
+    from moviemanager.movies import parse_workers
+
+    sys.exit(parse_workers._child_main(sys.argv[1:]))

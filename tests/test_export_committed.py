@@ -1,0 +1,116 @@
+"""Exports of committed catalogs, in a database of this module's own: the `moviemanager export`
+command (which opens its own connection), the one snapshot an export reads while reloads commit,
+and how long its transaction lasts."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from moviemanager import cli
+from moviemanager.app import create_app
+from moviemanager.config import Settings
+from moviemanager.db import create_engine, create_sessionmaker
+from moviemanager.migrations import upgrade_to_head
+from moviemanager.movies.export import export_catalog
+from moviemanager.movies.repository import MovieFilters, MovieRepository
+from moviemanager.uow import UnitOfWork
+
+from .conftest import create_scratch_database, drop_database
+from .factories import HEADER, catalog_csv, movie
+
+
+@pytest.fixture(scope="module")
+async def own_settings(server_url: URL, settings: Settings) -> AsyncIterator[Settings]:
+    """The test settings, pointing at a fresh database whose commits no other test sees."""
+    url = await create_scratch_database(server_url)
+    try:
+        await upgrade_to_head(url)
+        yield settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
+    finally:
+        await drop_database(url)
+
+
+@pytest.fixture(scope="module")
+async def own_engine(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(own_settings.database_url, own_settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(own_settings, own_engine) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the module's database: its reloads really commit."""
+    app = create_app(own_settings)
+    app.state.engine = own_engine
+    app.state.sessions = create_sessionmaker(own_engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+        yield client
+
+
+async def reload(client, tenant: str, data: bytes, **params: str) -> None:
+    response = await client.post(
+        "/reload", params={"tenant": tenant, **params}, files={"file": ("c.csv", data, "text/csv")}
+    )
+    assert response.status_code == 200, response.text
+
+
+async def export(engine, tenant: str) -> bytes:
+    chunks = export_catalog(UnitOfWork(create_sessionmaker(engine)), tenant, MovieFilters())
+    return b"".join([chunk async for chunk in chunks])
+
+
+@pytest.fixture
+async def exported(client, own_settings, own_engine, monkeypatch) -> tuple[str, bytes]:
+    """A committed tenant, its export, and an environment pointing the command at its database."""
+    await reload(client, "cli", catalog_csv([movie(1) | {"Director": "Lý Hải"}, movie(2)], HEADER + ["Director"]))
+    monkeypatch.setenv("DATABASE_URL", own_settings.database_url)
+    monkeypatch.setenv("MOVIEMANAGER_MIGRATE_ON_START", "false")
+    return "cli", await export(own_engine, "cli")
+
+
+def test_export_command_writes_the_file(exported, tmp_path):
+    tenant, expected = exported
+    path = tmp_path / "out.csv"
+    assert cli.main(["export", tenant, "-o", str(path)]) == 0
+    assert path.read_bytes() == expected
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_export_command_writes_stdout_by_default(exported, capsysbinary):
+    tenant, expected = exported
+    assert cli.main(["export", tenant]) == 0
+    assert capsysbinary.readouterr().out == expected
+
+
+def test_export_command_for_an_unknown_tenant_fails_and_writes_nothing(exported, tmp_path, capsys):
+    path = tmp_path / "out.csv"
+    assert cli.main(["export", "nobody", "-o", str(path)]) == 1
+    assert capsys.readouterr().err.strip() == "Tenant 'nobody' not found"
+    assert not path.exists()
+
+
+async def test_a_reload_committing_mid_export_does_not_leak_into_it(client, own_engine, monkeypatch):
+    await reload(client, "snapshot", catalog_csv([movie(1) | {"Director": "a"}], HEADER + ["Director"]))
+    before = await export(own_engine, "snapshot")
+    read_columns = MovieRepository.extra_columns
+
+    async def reload_after_reading_columns(self, filters):
+        columns = await read_columns(self, filters)
+        # A merge: a replace would wait for the export to finish reading the partition it drops.
+        await reload(client, "snapshot", catalog_csv([movie(2) | {"Writer": "b"}], HEADER + ["Writer"]), mode="merge")
+        return columns
+
+    monkeypatch.setattr(MovieRepository, "extra_columns", reload_after_reading_columns)
+    assert await export(own_engine, "snapshot") == before
+
+
+async def test_the_transaction_ends_before_the_first_chunk(client, own_engine):
+    await reload(client, "spooled", catalog_csv([movie(i, Overview="dài " * 100) for i in range(1, 501)]))
+    chunks = export_catalog(UnitOfWork(create_sessionmaker(own_engine)), "spooled", MovieFilters())
+    first = await anext(chunks)
+    assert own_engine.pool.checkedout() == 0  # a slow download holds no connection, no lock
+    rest = [chunk async for chunk in chunks]
+    assert len(rest) > 1 and b"".join([first, *rest]) == await export(own_engine, "spooled")
