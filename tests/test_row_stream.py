@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from moviemanager.errors import FileProblem, InvalidCsv
 from moviemanager.movies import row_stream
-from moviemanager.movies.bulk import copy_line
+from moviemanager.movies.copy_format import copy_line
 from moviemanager.movies.encodings import decode_lines
 from moviemanager.movies.file_ranges import WHOLE_FILE, ByteRange, RangeReader, can_be_cut, halves, record_boundary
 from moviemanager.movies.importer import ImportOptions, _drop_repeated_ids, import_catalog

@@ -2,11 +2,12 @@
 
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # FastAPI is imported when the handlers are installed: parser processes never need it
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,10 @@ class RequestValidationErrorBody(BaseModel):
     detail: list[dict[str, Any]]
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: "FastAPI") -> None:
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status_code)

@@ -11,21 +11,19 @@ tenants never wait for each other's COPY.
 """
 
 import asyncio
-import hashlib
 import re
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import CatalogBusy
+from .copy_format import COPY_COLUMNS
 
-COPY_COLUMNS = ["tenant", "tmdb_id", "checksum", "data"]
 PARTITION_PREFIX = "movies__"
 # The swap's lock waits (see swap): short, retried, then 409 rather than stalling every reader.
 TENANT_LOCK_TIMEOUT = "1s"
@@ -37,14 +35,6 @@ INDEX_BUILD_MEMORY = "256MB"
 DUPLICATES_PER_FETCH = 10_000
 
 INDEX_DEFINITION = re.compile(r"^CREATE (?P<unique>UNIQUE )?INDEX \S+ ON ONLY \S+ (?P<rest>USING .+)$")
-
-
-def copy_line(tenant: bytes, tmdb_id: int, data: dict[str, Any]) -> bytes:
-    """One row of COPY's text format: tenant, id, checksum of the document, the document."""
-    document = orjson.dumps(data)
-    checksum = int.from_bytes(hashlib.blake2b(document, digest_size=8).digest(), "big", signed=True)
-    # JSON escapes tabs and line breaks inside strings; COPY then only needs backslashes doubled.
-    return b"%s\t%d\t%d\t%s\n" % (tenant, tmdb_id, checksum, document.replace(b"\\", b"\\\\"))
 
 
 @dataclass(frozen=True)

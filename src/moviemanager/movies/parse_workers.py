@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
 from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
-from .bulk import copy_line
+from .copy_format import copy_line
 from .csv_import import MovieRow, parse_movies, read_header
 from .encodings import decode_lines
 from .file_ranges import ByteRange, RangeReader
