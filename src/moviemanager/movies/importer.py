@@ -181,7 +181,8 @@ def _refuse_shrinking(tenant: str, old_count: int, new_count: int) -> None:
         )
     if old_count and new_count < old_count * SHRINK_LIMIT:
         raise ShrinkRefused(
-            f"The file holds {new_count:,} movies and would shrink tenant {tenant!r} from {old_count:,}"
+            f"The file holds {new_count:,} movie{'s' * (new_count != 1)} and would shrink tenant {tenant!r}"
+            f" from {old_count:,}"
             f" (more than {1 - SHRINK_LIMIT:.0%} fewer); send allow_shrink=true if that is intended."
             " Nothing was changed."
         )
