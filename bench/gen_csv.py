@@ -24,20 +24,9 @@ from itertools import permutations
 from pathlib import Path
 from typing import TextIO
 
-HEADER = [
-    "Movie Name",
-    "Movie Link",
-    "Fshare Link",
-    "Original Title",
-    "Genre",
-    "Year",
-    "Runtime",
-    "Rating",
-    "Overview",
-    "Poster URL",
-    "Backdrop URL",
-    "TMDB ID",
-]
+from moviemanager.movies.csv_import import COLUMNS
+
+HEADER = list(COLUMNS)  # the seed's columns, in the seed's order
 BAD_YEAR = "abc"
 MIN_ID_SPACE = 2_000_000
 
