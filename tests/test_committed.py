@@ -1,7 +1,9 @@
-"""Exports of committed catalogs, in a database of this module's own: the `moviemanager export`
-command (which opens its own connection), the one snapshot an export reads while reloads commit,
-and how long its transaction lasts."""
+"""Committed catalogs, in a database of this module's own: the `moviemanager load` and `export`
+commands (which open their own connections), the one snapshot an export reads while reloads
+commit, and how long its transaction lasts."""
 
+import io
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -114,3 +116,53 @@ async def test_the_transaction_ends_before_the_first_chunk(client, own_engine):
     assert own_engine.pool.checkedout() == 0  # a slow download holds no connection, no lock
     rest = [chunk async for chunk in chunks]
     assert len(rest) > 1 and b"".join([first, *rest]) == await export(own_engine, "spooled")
+
+
+@pytest.fixture
+def command_env(own_settings, monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", own_settings.database_url)
+    monkeypatch.setenv("MOVIEMANAGER_MIGRATE_ON_START", "false")
+
+
+def test_load_command_imports_a_file_and_prints_the_report(command_env, own_engine, tmp_path, capsys):
+    path = tmp_path / "catalog.csv"
+    path.write_bytes(catalog_csv([movie(1), movie(2, Rating="7,5")]))
+    assert cli.main(["load", "loaded", str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["tenant"], report["source"], report["loaded"], report["warning_count"]) == (
+        "loaded",
+        str(path),
+        2,
+        1,
+    )
+
+    path.write_bytes(catalog_csv([movie(2, Rating="7,5"), movie(3)]))
+    assert cli.main(["load", "loaded", str(path), "--mode", "merge", "--dry-run"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["inserted"], report["unchanged"], report["total"], report["dry_run"]) == (1, 1, 3, True)
+
+
+def test_load_command_reads_stdin(command_env, monkeypatch, capsys):
+    class Stdin:
+        buffer = io.BytesIO(catalog_csv([movie(5)]))
+
+    monkeypatch.setattr("sys.stdin", Stdin)
+    assert cli.main(["load", "piped", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["source"] == "stdin"
+
+
+def test_load_command_reports_an_invalid_file_and_exits_1(command_env, tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(catalog_csv([movie(1, Year="later")]))
+    assert cli.main(["load", "rejected", str(path)]) == 1
+    error = json.loads(capsys.readouterr().err)
+    assert error["errors"][0]["line"] == 2 and error["errors"][0]["column"] == "Year"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [(["load", "Bad Name", "x.csv"], "not a valid tenant name"), (["load", "ok", "/no/such.csv"], "cannot read")],
+)
+def test_load_command_refuses_bad_arguments(command_env, arguments, message, capsys):
+    assert cli.main(arguments) == 2
+    assert message in capsys.readouterr().err
