@@ -136,6 +136,11 @@ class ProcessRowStream(RowStream):
         for child, result in itertools.zip_longest(self._children, self._results):
             if result is None and child.returncode is None:
                 child.kill()  # still parsing: COPY ended early, or an earlier part decided the outcome
+            # Read its output to the end: on Python 3.11, wait() never returns while a pipe whose
+            # reading was paused (we stopped reading it) has not seen its end.
+            assert child.stdout is not None
+            while await child.stdout.read(1 << 16):
+                pass
             await child.wait()
         merged = Tally(lines=self.tally.lines)
         for result in self._results:
