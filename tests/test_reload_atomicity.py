@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import delete, text
 
 from moviemanager.db import create_sessionmaker
-from moviemanager.errors import InvalidCsv
+from moviemanager.errors import CatalogBusy, InvalidCsv
 from moviemanager.models import Tenant
-from moviemanager.movies import service
+from moviemanager.movies import bulk, service
 from moviemanager.movies.bulk import BulkMovies
 from moviemanager.movies.repository import MovieFilters
 from moviemanager.movies.schemas import ImportReport
@@ -132,4 +132,21 @@ async def test_a_failed_reload_leaves_the_committed_catalog(committed):
     bad = catalog_csv([movie(3), movie(4, TMDB_ID="x")])
     with pytest.raises(InvalidCsv):
         await reload(sessions, tenant, io.BytesIO(bad))
+    assert await visible_ids(sessions, tenant) == [1, 2]
+
+
+async def test_a_replace_blocked_by_a_long_read_of_its_tenant_answers_busy_and_changes_nothing(
+    committed, engine, monkeypatch
+):
+    sessions, tenant = committed
+    await reload(sessions, tenant, io.BytesIO(rows([1, 2])))
+    monkeypatch.setattr(bulk, "TENANT_LOCK_TIMEOUT", "50ms")
+    monkeypatch.setattr(bulk, "SWAP_ATTEMPTS", 2)
+    async with sessions() as session:
+        partition = await BulkMovies(session, tenant).current_partition()
+    async with engine.connect() as reader:  # a long read (an export, say) holding the tenant's partition
+        await reader.execute(text(f'SELECT count(*) FROM "{partition}"'))
+        with pytest.raises(CatalogBusy):
+            await reload(sessions, tenant, io.BytesIO(rows([1, 2, 3])))
+        await reader.rollback()
     assert await visible_ids(sessions, tenant) == [1, 2]
