@@ -15,6 +15,7 @@ from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, ShrinkRefused
 from ..uow import UnitOfWork
 from .bulk import BulkMovies, Diff
 from .csv_import import duplicate_problem
+from .encodings import check_encoding
 from .row_stream import OnError, Progress, Tally, row_stream
 from .schemas import ImportReport
 
@@ -52,6 +53,8 @@ async def import_catalog(
     Raises InvalidCsv (nothing written) for a damaged file, or for any invalid row unless
     `on_error="skip"`; ShrinkRefused when a replace would empty or gut the catalog.
     """
+    if options.encoding is not None:
+        check_encoding(options.encoding)  # before any work, whichever door the options came through
     clock = _PhaseClock()
     stream = row_stream(source, tenant, options.on_error, options.encoding, progress)
     async with uow:

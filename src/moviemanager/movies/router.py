@@ -9,7 +9,6 @@ from ..deps import SettingsDep, TenantDep, UowDep
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
 from ..uow import UnitOfWork
 from . import service
-from .encodings import check_encoding
 from .export import export_catalog
 from .importer import ImportOptions, Mode, OnError
 from .repository import MovieFilters
@@ -132,8 +131,6 @@ async def reload(
     """
     await _check_upload_shape(request)
     options = ImportOptions(mode=mode, dry_run=dry_run, on_error=on_error, allow_shrink=allow_shrink, encoding=encoding)
-    if encoding is not None:
-        check_encoding(encoding)
     if file is None:
         return await service.reload_default_catalog(uow, tenant, settings.csv_dir, options)
     return await service.reload_catalog(uow, tenant, file.file, options)
