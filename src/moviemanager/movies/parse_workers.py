@@ -8,6 +8,7 @@ descriptor FD (ENCODING empty: sniffed), and writes framed messages to standard 
 comes last so that the parent can look for it while the child starts (imports take a second).
 """
 
+import os
 import pickle
 import struct
 import sys
@@ -28,6 +29,7 @@ Send = Callable[[bytes, array], bool]  # (COPY chunk, the line of each of its ro
 
 CHUNK_BYTES = 256 * 1024
 PROGRESS_EVERY_ROWS = 10_000
+PARSER_NICENESS = 10
 
 
 @dataclass
@@ -154,6 +156,9 @@ def split_chunk(payload: bytes) -> tuple[memoryview, bytes]:
 
 
 def _child_main(argv: list[str]) -> int:
+    # Yield the CPU to the server's requests and to PostgreSQL when they want it: an import is a
+    # batch job, a page of movies is somebody waiting. Alone on the machine it loses nothing.
+    os.nice(PARSER_NICENESS)
     fd_text, tenant, on_error, encoding_text = argv
     fd = int(fd_text)
     encoding = encoding_text or None
