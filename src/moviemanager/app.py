@@ -14,6 +14,7 @@ from .config import Settings
 from .db import create_sessionmaker, open_database
 from .errors import install_error_handlers
 from .health import router as health_router
+from .limits import BodySizeLimitMiddleware
 from .logs import RequestLogMiddleware, configure_logging
 from .movies.router import router as movies_router
 from .movies.service import load_default_catalogs
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     touches the database until the lifespan starts."""
     app = FastAPI(title="Movie Manager", version=__version__, lifespan=lifespan)
     app.state.settings = settings or Settings()
+    # Innermost first: the body cap inside CORS, so a browser can read its 413.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=app.state.settings.max_upload_mb * 2**20)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=app.state.settings.cors_origins,

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout: float = Field(default=5.0, gt=0)
+    max_upload_mb: int = Field(default=1024, ge=1)
 
     @property
     def embedded_pgdata(self) -> Path:
