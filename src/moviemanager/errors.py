@@ -100,6 +100,7 @@ class CsvWarning:
 
 
 MAX_REPORTED_PROBLEMS = 100
+RETRY_AFTER_SECONDS = 1
 
 
 class InvalidCsv(DomainError):
@@ -149,10 +150,18 @@ class RequestValidationErrorBody(BaseModel):
 def install_error_handlers(app: "FastAPI") -> None:
     from fastapi import Request
     from fastapi.responses import JSONResponse
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every connection stayed busy for the pool timeout: a moment of overload, not a bug.
+        log.warning("no database connection free within the pool timeout on %s %s", request.method, request.url.path)
+        detail = "The service is busy: no database connection came free in time. Retry in a moment."
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

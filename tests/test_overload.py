@@ -1,0 +1,28 @@
+"""Overload answers 503 with Retry-After, never a 500 and never a hang."""
+
+import asyncio
+
+import httpx
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from moviemanager.app import create_app
+from moviemanager.db import async_url, create_sessionmaker
+
+
+async def test_an_exhausted_pool_answers_503_within_the_pool_timeout(settings):
+    engine = create_async_engine(async_url(settings.database_url), pool_size=1, max_overflow=0, pool_timeout=0.2)
+    app = create_app(settings)
+    app.state.engine = engine
+    app.state.sessions = create_sessionmaker(engine)
+    try:
+        async with engine.connect():  # the only connection, held by someone else
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                response = await asyncio.wait_for(client.get("/tenants"), timeout=5)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert "busy" in response.json()["detail"]
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+            assert (await client.get("/tenants")).status_code == 200  # and it recovers once freed
+    finally:
+        await engine.dispose()
