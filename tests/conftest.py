@@ -4,6 +4,7 @@ The session creates a scratch database and migrates it; each test runs inside a 
 is rolled back at the end (the app's sessions join it through savepoints).
 """
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -58,15 +59,22 @@ def dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-async def database_url(server_url: URL) -> AsyncIterator[URL]:
-    """A fresh database migrated to head, dropped after the session."""
+@contextlib.asynccontextmanager
+async def migrated_database(server_url: URL) -> AsyncIterator[URL]:
+    """A fresh database migrated to head, dropped on exit."""
     url = await create_scratch_database(server_url)
     try:
         await upgrade_to_head(url)
         yield url
     finally:
         await drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: URL) -> AsyncIterator[URL]:
+    """The session's database; tests roll back, so they share it."""
+    async with migrated_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

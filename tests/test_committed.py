@@ -15,24 +15,19 @@ from moviemanager import cli
 from moviemanager.app import create_app
 from moviemanager.config import Settings
 from moviemanager.db import create_engine, create_sessionmaker
-from moviemanager.migrations import upgrade_to_head
 from moviemanager.movies.export import export_catalog
 from moviemanager.movies.repository import MovieFilters, MovieRepository
 from moviemanager.uow import UnitOfWork
 
-from .conftest import create_scratch_database, drop_database
+from .conftest import migrated_database
 from .factories import HEADER, catalog_csv, movie
 
 
 @pytest.fixture(scope="module")
 async def own_settings(server_url: URL, settings: Settings) -> AsyncIterator[Settings]:
     """The test settings, pointing at a fresh database whose commits no other test sees."""
-    url = await create_scratch_database(server_url)
-    try:
-        await upgrade_to_head(url)
+    async with migrated_database(server_url) as url:
         yield settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
-    finally:
-        await drop_database(url)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from moviemanager.migrations import upgrade_to_head
-
-from .conftest import create_scratch_database, drop_database
+from .conftest import migrated_database
 from .factories import HEADER, movie
 from .test_serve import free_port
 
@@ -65,10 +63,8 @@ def _children(pid: int) -> list[int]:
 @pytest.fixture
 async def own_database(server_url):
     """A database of this test's own: the server commits, and other tests must not see it."""
-    url = await create_scratch_database(server_url)
-    await upgrade_to_head(url)
-    yield url
-    await drop_database(url)
+    async with migrated_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture
