@@ -86,6 +86,7 @@ def settings(database_url: URL) -> Settings:
         load_defaults=False,
         migrate_on_start=False,
         cors_origins=["*"],
+        cursor_secret="test-cursor-secret",
     )
 
 

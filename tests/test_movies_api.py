@@ -83,15 +83,22 @@ async def test_year_and_genre_filters_combine(client, catalog):
     assert [m["tmdb_id"] for m in both.json()] == ["10"]
 
 
-async def test_limit_pages_with_link_and_total_headers(client, catalog):
+async def test_limit_pages_with_a_cursor_link_and_counts_when_asked(client, catalog):
     first = await client.get("/movies", params={"tenant": "alpha", "limit": 3})
     assert [m["tmdb_id"] for m in first.json()] == ["10", "20", "30"]
-    assert first.headers["X-Total-Count"] == "4"
-    assert first.headers["Link"] == '<http://testserver/movies?tenant=alpha&limit=3&offset=3>; rel="next"'
-    second = await client.get("/movies?tenant=alpha&limit=3&offset=3")
+    assert "X-Total-Count" not in first.headers
+    link = first.headers["Link"]
+    assert link.startswith("<http://testserver/movies?tenant=alpha&limit=3&cursor=") and link.endswith('>; rel="next"')
+    second = await client.get(link[1 : link.index(">")])
     assert [m["tmdb_id"] for m in second.json()] == ["40"]
     assert "Link" not in second.headers
-    assert second.headers["X-Total-Count"] == "4"
+
+    counted = await client.get("/movies", params={"tenant": "alpha", "limit": 3, "count": "exact"})
+    assert counted.headers["X-Total-Count"] == "4"
+    estimated = await client.get("/movies", params={"tenant": "alpha", "limit": 3, "count": "estimated"})
+    assert int(estimated.headers["X-Total-Count"]) >= 1
+    by_offset = await client.get("/movies?tenant=alpha&limit=3&offset=3")
+    assert [m["tmdb_id"] for m in by_offset.json()] == ["40"]
 
 
 async def test_a_single_page_has_no_paging_headers(client, catalog):
@@ -108,6 +115,14 @@ async def test_a_single_page_has_no_paging_headers(client, catalog):
         {"limit": "ten"},
         {"offset": -1},
         {"offset": 10**20},
+        {"offset": 10_001},
+        {"sort": "name"},
+        {"sort": "-tmdb_id"},
+        {"count": "yes"},
+        {"rating_gte": 11},
+        {"rating_lte": "nan"},
+        {"year_from": -1},
+        {"q": "x" * 201},
         {"year": "x"},
         {"year": "9" * 5000},
     ],

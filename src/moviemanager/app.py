@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=app.state.settings.cors_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["*"],
-        expose_headers=["Link", "X-Total-Count", "X-Process-Time"],
+        expose_headers=["Link", "X-Total-Count", "X-Process-Time", "ETag"],
     )
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_CSV_DIR = Path(__file__).parent / "data"
@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     max_upload_mb: int = Field(default=1024, ge=1)
+    # Signs pagination cursors; unset: a random one kept in data_dir/cursor-secret.
+    cursor_secret: SecretStr | None = None
 
     @property
     def embedded_pgdata(self) -> Path:

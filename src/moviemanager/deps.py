@@ -7,6 +7,7 @@ from fastapi import Depends, Header, Query, Request
 from .config import Settings
 from .errors import TenantConflict, TenantMissing
 from .models import TENANT_NAME_PATTERN
+from .movies.cursor import CursorCodec, secret_from
 from .uow import UnitOfWork
 
 
@@ -17,6 +18,16 @@ def unit_of_work(request: Request) -> UnitOfWork:
 
 def app_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def cursor_codec(request: Request) -> CursorCodec:
+    """The app's cursor signer, made on first use (it may create the secret file)."""
+    state = request.app.state
+    if getattr(state, "cursors", None) is None:
+        settings: Settings = state.settings
+        configured = settings.cursor_secret.get_secret_value() if settings.cursor_secret else None
+        state.cursors = CursorCodec(secret_from(configured, settings.data_dir))
+    return state.cursors
 
 
 def tenant_name(
@@ -39,3 +50,4 @@ def tenant_name(
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]
 TenantDep = Annotated[str, Depends(tenant_name)]
+CursorsDep = Annotated[CursorCodec, Depends(cursor_codec)]

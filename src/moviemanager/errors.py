@@ -63,6 +63,19 @@ class CatalogBusy(DomainError):
         )
 
 
+class InvalidCursor(DomainError):
+    status_code = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Invalid cursor: {reason}")
+
+
+class InvalidListing(DomainError):
+    """Listing parameters that are each valid but do not go together."""
+
+    status_code = 400
+
+
 class ShrinkRefused(DomainError):
     status_code = 422
 

@@ -1,5 +1,6 @@
 """The ORM mapping of every table, in one place so Alembic and the repositories share it."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Integer,
     PrimaryKeyConstraint,
     Text,
+    Uuid,
     func,
     literal_column,
     text,
@@ -31,6 +33,8 @@ class Tenant(Base):
 
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A new random value on every successful reload; ETags derive from it (migration 0004).
+    data_version: Mapped[uuid.UUID] = mapped_column(Uuid, server_default=func.gen_random_uuid())
 
 
 class Movie(Base):
@@ -50,7 +54,19 @@ class Movie(Base):
             postgresql_using="gin",
             postgresql_ops={"genre_keys": "jsonb_path_ops"},
         ),
-        Index("ix_movies_year", text("((data ->> 'year')::integer)"), "tmdb_id"),
+        # Sort keys (never NULL) and the search text: migration 0004 says why these.
+        Index("ix_movies_year", text("(COALESCE((data ->> 'year')::integer, 0))"), "tmdb_id"),
+        Index("ix_movies_rating", text("(COALESCE((data ->> 'rating')::numeric, -1))"), "tmdb_id"),
+        # COLLATE "C" in the migration; Alembic's reflection drops an expression's collation.
+        Index("ix_movies_title", text("(data ->> 'sort_title')"), "tmdb_id"),
+        Index(
+            "ix_movies_search",
+            text(
+                "(setweight(to_tsvector('simple'::regconfig, COALESCE(data ->> 'search_title', '')), 'A')"
+                " || setweight(to_tsvector('simple'::regconfig, COALESCE(data ->> 'search_body', '')), 'B'))"
+            ),
+            postgresql_using="gin",
+        ),
         {"postgresql_partition_by": "LIST (tenant)"},
     )
 

@@ -16,6 +16,7 @@ from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem,
 from .encodings import decode_lines
 from .formulas import unescape_formula
 from .genres import genre_key, split_genres
+from .search import search_fields
 
 # CSV header → key in the stored movie data (and the API field of the same name).
 COLUMNS = {
@@ -229,6 +230,7 @@ class _RowValidator:
         if problems and any(not isinstance(problem, CsvWarning) for problem in problems):
             return problems
         data["extra"] = {column: values[i] or None for i, column in self.extra}
+        data.update(search_fields(data))
         tmdb_id = data.pop("tmdb_id")
         return [*problems, MovieRow(line, tmdb_id, data)]
 

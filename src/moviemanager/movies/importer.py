@@ -92,6 +92,7 @@ async def import_catalog(
                 await bulk.swap(old, new)
             else:
                 await bulk.upsert(new, old)
+            await uow.tenants.new_data_version(tenant)  # invalidates the tenant's ETags, at commit
             await uow.commit()
             clock.mark("write_and_commit")
 

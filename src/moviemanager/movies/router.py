@@ -1,22 +1,28 @@
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
-from ..deps import SettingsDep, TenantDep, UowDep
+from ..deps import CursorsDep, SettingsDep, TenantDep, UowDep
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
 from ..uow import UnitOfWork
 from . import service
+from .caching import CACHE_CONTROL, VARY, Conditional, NotModified, request_key
 from .export import export_catalog
 from .importer import ImportOptions, Mode, OnError
+from .ordering import Sort
+from .params import FiltersDep
 from .repository import MovieFilters
-from .schemas import ImportReport, MovieRead
+from .schemas import Facets, ImportReport, MovieRead
 
 router = APIRouter(tags=["movies"])
 
-MAX_OFFSET = 10_000_000
+# Beyond this, OFFSET reads and discards too many rows per page: walk with `cursor` instead.
+MAX_OFFSET = 10_000
+MAX_CURSOR_CHARS = 1000
 
 TENANT_ERRORS = {
     400: {"model": ErrorBody, "description": "No tenant named, or header and parameter differ"},
@@ -28,42 +34,99 @@ class CsvResponse(StreamingResponse):
     media_type = "text/csv"
 
 
+LISTING_ERRORS = {
+    400: {"model": ErrorBody, "description": "No tenant named; a cursor not issued for this listing; q without words"},
+}
+NOT_MODIFIED = {"description": "The ETag in If-None-Match is current: the tenant was not reloaded since"}
+
 CSV_CATALOG = {
     "content": {"text/csv": {"schema": {"type": "string"}}},
     "description": "The catalog as CSV, in the format POST /reload reads, as an attachment named <tenant>.csv",
 }
 
 
-@router.get("/movies", response_model=list[MovieRead], responses={**TENANT_ERRORS, 200: CSV_CATALOG})
+@router.get(
+    "/movies",
+    response_model=list[MovieRead],
+    responses={**TENANT_ERRORS, **LISTING_ERRORS, 200: CSV_CATALOG, 304: NOT_MODIFIED},
+)
 async def list_movies(
     request: Request,
-    response: Response,
     uow: UowDep,
     tenant: TenantDep,
-    genre: Annotated[str | None, Query(description="One genre name, matched whole, ignoring case and accents")] = None,
-    year: Annotated[int | None, Query(description="Release year")] = None,
+    cursors: CursorsDep,
+    filters: FiltersDep,
+    sort: Annotated[
+        Sort | None,
+        Query(description="Order; `-` descends. Default: `relevance` with q, else `tmdb_id`. Ties go by TMDB id"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Movies to skip")] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR_CHARS, description="Where to continue: from the Link rel=next")
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description=f"Movies to skip (at most {MAX_OFFSET:,}); prefer cursor")
+    ] = 0,
+    count: Annotated[
+        Literal["exact", "estimated"] | None,
+        Query(description="Send X-Total-Count: `exact` counts (slow on big catalogs), `estimated` asks the planner"),
+    ] = None,
     output: Annotated[
         Literal["json", "csv"], Query(alias="format", description="`csv`: every matching movie, as GET /movies.csv")
     ] = "json",
-) -> list[MovieRead] | CsvResponse:
-    """A page of the tenant's movies, ordered by TMDB id.
+) -> Response:
+    """A page of the tenant's movies; the body is a bare array.
 
-    When more movies match than `limit`, the response carries `Link: <…>; rel="next"` and
-    `X-Total-Count`; the body stays a bare array. With `format=csv` the response is a CSV file of
-    every matching movie: `genre` and `year` apply, `limit` and `offset` do not.
+    Every page that has a successor carries `Link: <…>; rel="next"` (a signed keyset cursor).
+    Responses carry an ETag; `If-None-Match` with it answers 304 until the tenant is reloaded.
+    With `format=csv` the response is a CSV file of every matching movie by TMDB id: the filters
+    apply, `sort`, `limit`, `cursor` and `offset` do not.
     """
-    filters = MovieFilters(genre=genre, year=year)
     if output == "csv":
         return await _csv_download(uow, tenant, filters)
-    page = await service.list_movies(uow, tenant, filters, limit=limit, offset=offset)
-    if page.has_next:
-        next_url = request.url.include_query_params(offset=offset + limit)
+    listing = service.Listing(filters=filters, sort=sort, limit=limit, offset=offset, cursor=cursor, count=count)
+    try:
+        page = await service.list_movies(
+            uow, tenant, listing, cursors=cursors, conditional=_conditional(request, tenant)
+        )
+    except NotModified as exc:
+        return _not_modified(exc.etag)
+    response = _json(page.movies, page.etag)
+    if page.next_cursor is not None:
+        next_url = request.url.remove_query_params("offset").include_query_params(cursor=page.next_cursor)
         response.headers["Link"] = f'<{next_url}>; rel="next"'
     if page.total is not None:
         response.headers["X-Total-Count"] = str(page.total)
-    return page.movies
+    return response
+
+
+@router.get("/movies/facets", response_model=Facets, responses={**TENANT_ERRORS, **LISTING_ERRORS, 304: NOT_MODIFIED})
+async def movie_facets(request: Request, uow: UowDep, tenant: TenantDep, filters: FiltersDep) -> Response:
+    """Counts of the movies matching the filters (those of GET /movies): in total, per genre, per
+    year and per rating bucket, in one query. Reads every matching movie: slower on big catalogs
+    than a page, so cache it (ETag, If-None-Match)."""
+    try:
+        etag, body = await service.movie_facets(uow, tenant, filters, conditional=_conditional(request, tenant))
+    except NotModified as exc:
+        return _not_modified(exc.etag)
+    return _json(body, etag)
+
+
+def _conditional(request: Request, tenant: str) -> Conditional:
+    key = request_key(tenant, request.url.path, request.query_params.multi_items())
+    return Conditional(key, request.headers.get("if-none-match"))
+
+
+def _caching_headers(etag: str) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": VARY}
+
+
+def _json(body: Any, etag: str) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json", headers=_caching_headers(etag))
+
+
+def _not_modified(etag: str) -> Response:
+    return Response(status_code=304, headers=_caching_headers(etag))
 
 
 @router.get("/movies.csv", response_class=CsvResponse, responses={**TENANT_ERRORS, 200: CSV_CATALOG})
@@ -87,10 +150,14 @@ async def _chained(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
             yield chunk
 
 
-@router.get("/movies/{tmdb_id}", response_model=MovieRead, responses=TENANT_ERRORS)
-async def get_movie(tmdb_id: str, uow: UowDep, tenant: TenantDep) -> MovieRead:
-    """One movie of the tenant, by TMDB id."""
-    return await service.get_movie(uow, tenant, tmdb_id)
+@router.get("/movies/{tmdb_id}", response_model=MovieRead, responses={**TENANT_ERRORS, 304: NOT_MODIFIED})
+async def get_movie(request: Request, tmdb_id: str, uow: UowDep, tenant: TenantDep) -> Response:
+    """One movie of the tenant, by TMDB id; ETag and If-None-Match as for GET /movies."""
+    try:
+        etag, movie = await service.get_movie(uow, tenant, tmdb_id, conditional=_conditional(request, tenant))
+    except NotModified as exc:
+        return _not_modified(exc.etag)
+    return _json(movie, etag)
 
 
 @router.post(

@@ -4,50 +4,106 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Literal
 
-from ..errors import MovieNotFound, NoDefaultCsv
-from ..tenants.service import is_valid_tenant_name, require_tenant
+from ..errors import InvalidCursor, InvalidListing, MovieNotFound, NoDefaultCsv
+from ..tenants.service import is_valid_tenant_name, require_data_version
 from ..uow import UnitOfWork
+from .caching import Conditional, NotModified
 from .csv_import import tmdb_id_from_text
+from .cursor import CursorCodec
+from .facets import facet_body
 from .importer import DEFAULT_OPTIONS, ImportOptions, import_catalog
+from .ordering import Order, Sort, order_for
 from .repository import MovieFilters
-from .schemas import ImportReport, MovieRead
+from .schemas import ImportReport, movie_json
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Listing:
+    """What selects one page: filters, order, size, and where to start (a cursor, or an offset)."""
+
+    filters: MovieFilters
+    sort: Sort | None = None
+    limit: int
+    offset: int = 0
+    cursor: str | None = None
+    count: Literal["exact", "estimated"] | None = None
+
+    def order(self) -> Order:
+        sort = self.sort or ("relevance" if self.filters.search else "tmdb_id")
+        if sort == "relevance" and not self.filters.search:
+            raise InvalidListing("sort=relevance needs a search: add q")
+        return order_for(sort, self.filters.search)
+
+
 @dataclass(frozen=True)
 class MoviePage:
-    movies: list[MovieRead]
-    has_next: bool
-    total: int | None  # known when the listing spans more than one page
+    movies: list[dict[str, Any]]  # as MovieRead shows them (schemas.movie_json)
+    next_cursor: str | None
+    total: int | None  # with `count` only
+    etag: str
 
 
-async def list_movies(uow: UnitOfWork, tenant: str, filters: MovieFilters, *, limit: int, offset: int = 0) -> MoviePage:
-    """One page of a tenant's movies, ordered by TMDB id."""
+async def list_movies(
+    uow: UnitOfWork, tenant: str, listing: Listing, *, cursors: CursorCodec, conditional: Conditional
+) -> MoviePage:
+    """One page of a tenant's movies. Raises NotModified when the client's ETag is current,
+    having read only the tenant's row."""
+    order = listing.order()
+    scope = f"{tenant}|{order.name}|{listing.filters.canonical().decode()}"
+    after: tuple = ()
+    if listing.cursor is not None:
+        if listing.offset:
+            raise InvalidListing("send either cursor or offset, not both")
+        key, tmdb_id = cursors.decode(listing.cursor, scope)
+        try:
+            after = (order.key_from_json(key), tmdb_id)
+        except (ValueError, ArithmeticError):
+            raise InvalidCursor("its position does not fit this sort") from None
     async with uow:
-        await require_tenant(uow, tenant)
+        etag = conditional.etag(await require_data_version(uow, tenant))
+        if conditional.not_modified(etag):
+            raise NotModified(etag)
         movies = uow.movies(tenant)
-        found = await movies.list(filters, limit=limit + 1, offset=offset)
-        has_next = len(found) > limit
-        if has_next:
-            total = await movies.count(filters)
-        elif offset and found:
-            total = offset + len(found)
-        else:
-            total = None
-        return MoviePage([MovieRead.from_movie(movie) for movie in found[:limit]], has_next, total)
+        rows = await movies.page(listing.filters, order, limit=listing.limit + 1, offset=listing.offset, after=after)
+        next_cursor = None
+        if len(rows) > listing.limit:
+            last, last_key = rows[listing.limit - 1]
+            next_cursor = cursors.encode(scope, order.key_to_json(last_key), last.tmdb_id)
+        total = None
+        if listing.count == "exact":
+            total = await movies.count(listing.filters)
+        elif listing.count == "estimated":
+            total = await movies.estimated_count(listing.filters)
+        return MoviePage([movie_json(movie) for movie, _ in rows[: listing.limit]], next_cursor, total, etag)
 
 
-async def get_movie(uow: UnitOfWork, tenant: str, tmdb_id: str) -> MovieRead:
+async def movie_facets(
+    uow: UnitOfWork, tenant: str, filters: MovieFilters, *, conditional: Conditional
+) -> tuple[str, dict[str, Any]]:
+    """(ETag, counts per genre, year and rating bucket of the movies matching `filters`)."""
     async with uow:
-        await require_tenant(uow, tenant)
+        etag = conditional.etag(await require_data_version(uow, tenant))
+        if conditional.not_modified(etag):
+            raise NotModified(etag)
+        rows = await uow.movies(tenant).facets(filters)
+        return etag, facet_body(rows)
+
+
+async def get_movie(uow: UnitOfWork, tenant: str, tmdb_id: str, *, conditional: Conditional) -> tuple[str, dict]:
+    """(ETag, the movie as MovieRead shows it)."""
+    async with uow:
+        etag = conditional.etag(await require_data_version(uow, tenant))
+        if conditional.not_modified(etag):
+            raise NotModified(etag)
         key = tmdb_id_from_text(tmdb_id)
         movie = None if key is None else await uow.movies(tenant).get(key)
         if movie is None:
             raise MovieNotFound()
-        return MovieRead.from_movie(movie)
+        return etag, movie_json(movie)
 
 
 async def reload_catalog(

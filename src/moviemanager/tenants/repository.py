@@ -1,4 +1,6 @@
-from sqlalchemy import exists, func, select
+import uuid
+
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +19,15 @@ class TenantRepository:
 
     async def exists(self, name: str) -> bool:
         return bool(await self.session.scalar(select(exists().where(Tenant.name == name))))
+
+    async def data_version(self, name: str) -> uuid.UUID | None:
+        """The tenant's data version (see models.Tenant), or None when there is no such tenant."""
+        return await self.session.scalar(select(Tenant.data_version).where(Tenant.name == name))
+
+    async def new_data_version(self, name: str) -> None:
+        """Mark the tenant's movies as changed: every ETag issued for them stops matching."""
+        new_version = update(Tenant).where(Tenant.name == name).values(data_version=func.gen_random_uuid())
+        await self.session.execute(new_version)
 
     async def any_exist(self) -> bool:
         return bool(await self.session.scalar(select(exists().select_from(Tenant))))

@@ -1,0 +1,93 @@
+"""Indexes for sorted, keyset-paginated and searched listings; a data version per tenant.
+
+Revision ID: 0004
+Revises: 0002
+Create Date: 2026-11-26
+
+Why these indexes and no more: the importer rebuilds every index of `movies` on each reload
+(about a second per btree per million rows), so each one must serve a listing that would
+otherwise read and sort thousands of rows for a 20-row page. They are defined on the parent;
+partitions are per tenant, so `tenant` need not lead them.
+
+- Sort keys never NULL (unknown year 0, unknown rating -1), so a keyset cursor is one row
+  comparison, `(key, tmdb_id) > (…)`, which the btree answers as an index condition.
+- ix_movies_year is rebuilt on the coalesced year (the year filters use the same expression).
+- ix_movies_rating, ix_movies_title: `sort=rating`/`sort=title`, walked forwards or backwards.
+- ix_movies_search: full-text search over texts the importer folds in Python (casefold, accents
+  stripped, đ → d; see movies/search.py): `unaccent()` is not IMMUTABLE and cannot be indexed,
+  and folding while parsing runs beside COPY instead of inside the index build. 'simple'
+  configuration: no stemming, titles are names in several languages. Titles weigh more (A)
+  than the overview (B) in the ranking.
+- tenants.data_version: a new random value on every successful reload (movies/importer.py);
+  ETags are derived from it, so a revalidation never reads `movies`.
+"""
+
+from collections.abc import Sequence
+
+import orjson
+import sqlalchemy as sa
+from alembic import op
+
+from moviemanager.movies.search import DERIVED_KEYS, search_fields
+
+revision: str = "0004"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SEARCH_VECTOR = (
+    "setweight(to_tsvector('simple'::regconfig, COALESCE(data ->> 'search_title', '')), 'A')"
+    " || setweight(to_tsvector('simple'::regconfig, COALESCE(data ->> 'search_body', '')), 'B')"
+)
+INDEXES = [
+    "CREATE INDEX ix_movies_year ON movies ((COALESCE((data ->> 'year')::integer, 0)), tmdb_id)",
+    "CREATE INDEX ix_movies_rating ON movies ((COALESCE((data ->> 'rating')::numeric, -1)), tmdb_id)",
+    """CREATE INDEX ix_movies_title ON movies (((data ->> 'sort_title') COLLATE "C"), tmdb_id)""",
+    f"CREATE INDEX ix_movies_search ON movies USING gin (({SEARCH_VECTOR}))",
+]
+BACKFILL_BATCH = 5000
+
+
+def upgrade() -> None:
+    op.execute("ALTER TABLE tenants ADD COLUMN data_version uuid NOT NULL DEFAULT gen_random_uuid()")
+    _backfill_derived_texts()
+    op.execute("DROP INDEX ix_movies_year")
+    for index in INDEXES:
+        op.execute(index)
+
+
+def _backfill_derived_texts() -> None:
+    """Movies imported before this revision get the texts the importer now adds. Their checksum
+    becomes NULL: their next reload counts them as changed, as after migration 0002."""
+    bind = op.get_bind()
+    select = sa.text(
+        "SELECT tenant, tmdb_id, data ->> 'movie_name', data ->> 'original_title', data ->> 'overview'"
+        " FROM movies WHERE (tenant, tmdb_id) > (:tenant, :tmdb_id) ORDER BY tenant, tmdb_id LIMIT :batch"
+    )
+    update = sa.text(
+        "UPDATE movies SET data = data || CAST(:fields AS jsonb), checksum = NULL"
+        " WHERE tenant = :tenant AND tmdb_id = :tmdb_id"
+    )
+    last = {"tenant": "", "tmdb_id": 0}
+    while rows := bind.execute(select, {**last, "batch": BACKFILL_BATCH}).all():
+        params = [
+            {
+                "tenant": tenant,
+                "tmdb_id": tmdb_id,
+                "fields": orjson.dumps(
+                    search_fields({"movie_name": name, "original_title": original, "overview": overview})
+                ).decode(),
+            }
+            for tenant, tmdb_id, name, original, overview in rows
+        ]
+        bind.execute(update, params)
+        last = {"tenant": rows[-1][0], "tmdb_id": rows[-1][1]}
+
+
+def downgrade() -> None:
+    for name in ("ix_movies_search", "ix_movies_title", "ix_movies_rating", "ix_movies_year"):
+        op.execute(f"DROP INDEX {name}")
+    op.execute("CREATE INDEX ix_movies_year ON movies (((data ->> 'year')::integer), tmdb_id)")
+    removed = " - ".join(f"'{key}'" for key in DERIVED_KEYS)
+    op.execute(f"UPDATE movies SET data = data - {removed}")
+    op.execute("ALTER TABLE tenants DROP COLUMN data_version")

@@ -1,0 +1,48 @@
+"""Conditional GETs: ETags derived from the tenant's data version and the request.
+
+The data version changes on every successful reload (movies/importer.py), so an ETag stays valid
+exactly as long as the data behind it; checking one reads the `tenants` row only.
+"""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+# Caches may store a response but must revalidate it every time (cheap: a 304 reads no movie).
+CACHE_CONTROL = "private, no-cache"
+# The tenant may come from this header; a shared cache must key on it.
+VARY = "X-Tenant"
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """What a GET's ETag depends on besides the data: the tenant, path and parameters; and the
+    client's If-None-Match."""
+
+    request_key: str
+    if_none_match: str | None = None
+
+    def etag(self, data_version: uuid.UUID) -> str:
+        digest = hashlib.blake2b(f"{data_version}|{self.request_key}".encode(), digest_size=12).hexdigest()
+        return f'"{digest}"'
+
+    def not_modified(self, etag: str) -> bool:
+        """RFC 9110 weak comparison: W/ prefixes ignored, `*` matches any current representation."""
+        if not self.if_none_match:
+            return False
+        candidates = (tag.strip().removeprefix("W/") for tag in self.if_none_match.split(","))
+        return any(tag in (etag, "*") for tag in candidates)
+
+
+class NotModified(Exception):
+    """The client's copy is current: answer 304 with this ETag."""
+
+    def __init__(self, etag: str) -> None:
+        super().__init__(etag)
+        self.etag = etag
+
+
+def request_key(tenant: str, path: str, query: list[tuple[str, str]]) -> str:
+    """Equal for requests that must get the same body; the parameters' order does not matter."""
+    pairs = sorted((name, value) for name, value in query if name != "tenant")
+    return f"{tenant}|{path}|{pairs!r}"

@@ -1,0 +1,79 @@
+"""The orders a listing can take, and the expressions behind them.
+
+Every expression is written exactly as an index of migration 0004 defines it (keys inline: a bound
+key would not match the index). Sort keys are never NULL, so a page ends at a row whose
+(key, tmdb_id) is the cursor, and the next page is `(key, tmdb_id) > cursor` (or `<`), one row
+comparison the btree answers as an index condition.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from sqlalchemy import REAL, ColumnElement, Integer, Numeric, Text, func, literal_column
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+
+GENRE_KEYS = literal_column("movies.data -> 'genre_keys'", type_=JSONB)
+YEAR = literal_column("COALESCE((movies.data ->> 'year')::integer, 0)", type_=Integer)  # 0: unknown
+RATING = literal_column("COALESCE((movies.data ->> 'rating')::numeric, -1)", type_=Numeric)  # -1: unrated
+TITLE = literal_column("(movies.data ->> 'sort_title') COLLATE \"C\"", type_=Text)
+RUNTIME = literal_column("(movies.data ->> 'runtime_minutes')::integer", type_=Integer)
+SEARCH_VECTOR = literal_column(
+    "(setweight(to_tsvector('simple'::regconfig, COALESCE(movies.data ->> 'search_title', '')), 'A')"
+    " || setweight(to_tsvector('simple'::regconfig, COALESCE(movies.data ->> 'search_body', '')), 'B'))",
+    type_=TSVECTOR,
+)
+
+Sort = Literal["tmdb_id", "rating", "-rating", "year", "-year", "title", "-title", "relevance"]
+SORTS: tuple[str, ...] = Sort.__args__
+
+
+def tsquery(text: str) -> ColumnElement:
+    return func.to_tsquery(literal_column("'simple'::regconfig"), text)
+
+
+def relevance(query_text: str) -> ColumnElement:
+    return func.ts_rank(SEARCH_VECTOR, tsquery(query_text), type_=REAL)
+
+
+@dataclass(frozen=True)
+class Order:
+    """A sort: the key (None: TMDB id alone) and its direction, which the tie-breaker shares."""
+
+    name: str
+    key: ColumnElement | None
+    descending: bool
+    key_type: type
+
+    def key_from_json(self, value: object) -> object:
+        """A cursor's key as the database compares it; ValueError when it cannot be one."""
+        if self.key_type is Decimal:
+            if not isinstance(value, str):
+                raise ValueError("rating key must be text")
+            return Decimal(value)
+        if self.key_type is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, self.key_type) or isinstance(value, bool):
+            raise ValueError(f"key must be {self.key_type.__name__}")
+        return value
+
+    @staticmethod
+    def key_to_json(value: object) -> object:
+        return str(value) if isinstance(value, Decimal) else value
+
+
+def order_for(sort: str, query_text: str | None) -> Order:
+    """The order of a `sort=` value; `relevance` needs a search (checked by the service)."""
+    descending = sort.startswith("-")
+    match sort.lstrip("-"):
+        case "rating":
+            return Order(sort, RATING, descending, Decimal)
+        case "year":
+            return Order(sort, YEAR, descending, int)
+        case "title":
+            return Order(sort, TITLE, descending, str)
+        case "relevance":
+            assert query_text is not None
+            return Order(sort, relevance(query_text), True, float)
+        case _:
+            return Order(sort, None, False, int)
