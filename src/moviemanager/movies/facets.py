@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, Text, case, cast, func, literal, null, select, union_all
+from sqlalchemy import ColumnElement, Select, Text, case, cast, func, literal, null, select, union_all
 from sqlalchemy.sql.selectable import CTE, NamedFromClause
 
 from .ordering import RATING, YEAR
@@ -35,17 +35,12 @@ def facets_statement(movies: NamedFromClause, conditions: Sequence[ColumnElement
 def _genre_counts(matched: CTE) -> Select:
     """Per genre, by the key the `genre` filter matches (so each count equals that listing's),
     named by the first spelling in the tenant. The one place that says where a movie's genres are."""
-    genre = (
-        func.jsonb_array_elements_text(matched.c.data.op("->")("genre_keys"))
-        .table_valued("key", with_ordinality="n")
-        .render_derived("genre")
-    )
-    name = matched.c.data.op("->")("genres").op("->>")(cast(genre.c.n - 1, Integer))
-    return (
-        select(literal("genre"), genre.c.key, func.min(name), func.count())
-        .select_from(matched, genre)
-        .group_by(genre.c.key)
-    )
+    # Two set-returning functions in one select list run in lockstep: each key beside its name.
+    genre = select(
+        func.jsonb_array_elements_text(matched.c.data.op("->")("genre_keys")).label("key"),
+        func.jsonb_array_elements_text(matched.c.data.op("->")("genres")).label("name"),
+    ).subquery("genre")
+    return select(literal("genre"), genre.c.key, func.min(genre.c.name), func.count()).group_by(genre.c.key)
 
 
 def facet_body(rows: Sequence[tuple[str, Any, Any, int]]) -> dict[str, Any]:
