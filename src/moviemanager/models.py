@@ -59,14 +59,7 @@ class Movie(Base):
         Index("ix_movies_rating", text("(COALESCE((data ->> 'rating')::numeric, -1))"), "tmdb_id"),
         # COLLATE "C" in the migration; Alembic's reflection drops an expression's collation.
         Index("ix_movies_title", text("(data ->> 'sort_title')"), "tmdb_id"),
-        Index(
-            "ix_movies_search",
-            text(
-                "(setweight(to_tsvector('simple'::regconfig, COALESCE(data ->> 'search_title', '')), 'A')"
-                " || setweight(to_tsvector('simple'::regconfig, COALESCE(data ->> 'search_body', '')), 'B'))"
-            ),
-            postgresql_using="gin",
-        ),
+        Index("ix_movies_search", text("((data ->> 'search_words')::tsvector)"), postgresql_using="gin"),
         {"postgresql_partition_by": "LIST (tenant)"},
     )
 

@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import REAL, ColumnElement, Integer, Numeric, Text, func, literal_column
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy import REAL, ColumnElement, Integer, Numeric, Text, cast, func, literal_column
+from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
 
 GENRE_KEYS = literal_column("movies.data -> 'genre_keys'", type_=JSONB)
 YEAR = literal_column("COALESCE((movies.data ->> 'year')::integer, 0)", type_=Integer)  # 0: unknown
 RATING = literal_column("COALESCE((movies.data ->> 'rating')::numeric, -1)", type_=Numeric)  # -1: unrated
 TITLE = literal_column("(movies.data ->> 'sort_title') COLLATE \"C\"", type_=Text)
 RUNTIME = literal_column("(movies.data ->> 'runtime_minutes')::integer", type_=Integer)
-SEARCH_VECTOR = literal_column(
-    "(setweight(to_tsvector('simple'::regconfig, COALESCE(movies.data ->> 'search_title', '')), 'A')"
-    " || setweight(to_tsvector('simple'::regconfig, COALESCE(movies.data ->> 'search_body', '')), 'B'))",
-    type_=TSVECTOR,
+# The stored words (see search.py), cast: no text parser runs, at import or at query time.
+SEARCH_VECTOR = literal_column("((movies.data ->> 'search_words')::tsvector)", type_=TSVECTOR)
+TITLE_VECTOR = literal_column(
+    "to_tsvector('simple'::regconfig, COALESCE(movies.data ->> 'search_title', ''))", type_=TSVECTOR
 )
 
 Sort = Literal["tmdb_id", "rating", "-rating", "year", "-year", "title", "-title", "relevance"]
@@ -29,11 +29,14 @@ SORTS: tuple[str, ...] = Sort.__args__
 
 
 def tsquery(text: str) -> ColumnElement:
-    return func.to_tsquery(literal_column("'simple'::regconfig"), text)
+    """A tsquery from its input form (search.tsquery_text), cast: its words are taken as written."""
+    return cast(text, TSQUERY)
 
 
 def relevance(query_text: str) -> ColumnElement:
-    return func.ts_rank(SEARCH_VECTOR, tsquery(query_text), type_=REAL)
+    """Matches in a title rank first; a match in the overview only ranks 0 (then TMDB id decides).
+    Computed for the matching rows only, from the short title text."""
+    return func.ts_rank(TITLE_VECTOR, tsquery(query_text), type_=REAL)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ async def list_movies(
     """One page of a tenant's movies. Raises NotModified when the client's ETag is current,
     having read only the tenant's row."""
     order = listing.order()
-    scope = f"{tenant}|{order.name}|{listing.filters.canonical().decode()}"
+    scope = cursor_scope(tenant, order, listing.filters)
     after: tuple = ()
     if listing.cursor is not None:
         if listing.offset:
@@ -79,6 +79,11 @@ async def list_movies(
         elif listing.count == "estimated":
             total = await movies.estimated_count(listing.filters)
         return MoviePage([movie_json(movie) for movie, _ in rows[: listing.limit]], next_cursor, total, etag)
+
+
+def cursor_scope(tenant: str, order: Order, filters: MovieFilters) -> str:
+    """What a cursor is bound to: it continues only the listing that issued it."""
+    return f"{tenant}|{order.name}|{filters.canonical().decode()}"
 
 
 async def movie_facets(
