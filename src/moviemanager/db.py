@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -43,6 +44,8 @@ def create_engine(url: str | URL, settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
+        # JSONB documents decoded by orjson: a list page decodes a hundred of them.
+        json_deserializer=orjson.loads,
     )
 
 
