@@ -12,7 +12,7 @@ from .search import query_words, tsquery_text
 MAX_QUERY_CHARS = 200
 
 
-def movie_filters(
+async def movie_filters(
     genre: Annotated[str | None, Query(description="One genre name, matched whole, ignoring case and accents")] = None,
     year: Annotated[int | None, Query(description="Release year")] = None,
     year_from: Annotated[int | None, Query(ge=0, le=9999, description="Released in this year or later")] = None,
