@@ -57,6 +57,12 @@ class Movie(Base):
         # Sort keys (never NULL) and the search text: migration 0004 says why these.
         Index("ix_movies_year", text("(COALESCE((data ->> 'year')::integer, 0))"), "tmdb_id"),
         Index("ix_movies_rating", text("(COALESCE((data ->> 'rating')::numeric, -1))"), "tmdb_id"),
+        Index(
+            "ix_movies_year_rating",
+            text("(COALESCE((data ->> 'year')::integer, 0))"),
+            text("(COALESCE((data ->> 'rating')::numeric, -1))"),
+            "tmdb_id",
+        ),
         # COLLATE "C" in the migration; Alembic's reflection drops an expression's collation.
         Index("ix_movies_title", text("(data ->> 'sort_title')"), "tmdb_id"),
         Index("ix_movies_search", text("((data ->> 'search_words')::tsvector)"), postgresql_using="gin"),
