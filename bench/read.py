@@ -16,8 +16,9 @@ the ratios compare servers under the same handicap. Cases:
              of a Python endpoint here)
   detail     ours, the same requests
   304        ours, GET /movies?genre=…&year=…&limit=20 with If-None-Match: the current ETag
-  genre+year, genre+year -rating, genre -rating, search (q=bong ma hue), page 50 (genre, -rating, by cursor),
-  second tenant (first page): the list cases of issue 6, 20 movies a page
+  genre+year, genre+year -rating, genre -rating, search (q=nguoi gac den song h: type-ahead of one of
+  the generator's 1,152 titles), page 50 (genre, -rating, by cursor), second tenant (first page): the
+  list cases of issue 6, 20 movies a page
 
 Each case reports requests/s, its ratio to the baseline's, p50 and p99 (wrk --latency), and the plan
 of its query (EXPLAIN ANALYZE on the same database, summarised: nodes, indexes, rows, time).
@@ -39,7 +40,7 @@ from read_plans import explain_case
 from server_process import PROJECT_ROOT, free_port
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/moviemanager_read_bench"
-GENRE, YEAR, QUERY = "Phim Hành Động", 2001, "bong ma hue"
+GENRE, YEAR, QUERY = "Phim Hành Động", 2001, "nguoi gac den song h"
 BIG, SECOND = "big", "second"
 CURSOR_SECRET = "read-bench"
 
