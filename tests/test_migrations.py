@@ -1,11 +1,15 @@
 """Migrations go up, down and up again, and match the ORM models."""
 
+import asyncio
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from moviemanager.db import Base, create_engine
 from moviemanager.migrations import (
+    alembic_config,
     current_revision,
     downgrade_to_base,
     head_revision,
@@ -50,3 +54,28 @@ async def test_models_match_the_migrations(connection):
 async def test_new_categories_get_ids_after_the_seeded_ones(connection):
     new_id = await connection.scalar(text("INSERT INTO categories (name) VALUES ('Documentary') RETURNING id"))
     assert new_id == 26
+
+
+async def test_0004_gives_movies_stored_before_it_their_search_texts(server_url, settings):
+    url = await create_scratch_database(server_url)
+    engine = create_engine(url, settings)
+    try:
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0002")
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO tenants (name) VALUES ('old')"))
+            await conn.execute(text("CREATE TABLE movies__old__m0 PARTITION OF movies FOR VALUES IN ('old')"))
+            await conn.execute(
+                text("INSERT INTO movies (tenant, tmdb_id, checksum, data) VALUES ('old', 7, 1, CAST(:data AS jsonb))"),
+                {"data": '{"movie_name": "Hài Hước", "original_title": "Funny", "overview": "Đêm trắng."}'},
+            )
+        await upgrade_to_head(url)
+        async with engine.connect() as conn:
+            data, checksum = (await conn.execute(text("SELECT data, checksum FROM movies"))).one()
+            found = await conn.scalar(
+                text("SELECT count(*) FROM movies WHERE (data ->> 'search_words')::tsvector @@ 'dem & hai:*'::tsquery")
+            )
+        assert data["sort_title"] == "hai huoc" and data["search_title"] == "hai huoc funny"
+        assert checksum is None and found == 1
+    finally:
+        await engine.dispose()
+        await drop_database(url)
