@@ -19,6 +19,8 @@ SEARCH_WORDS = "search_words"
 DERIVED_KEYS = (SORT_TITLE, SEARCH_TITLE, SEARCH_WORDS)
 
 MAX_QUERY_WORDS = 8
+# A one-letter prefix matches a good part of the vocabulary: the index would merge most of its lists.
+MIN_PREFIX_CHARS = 2
 MAX_WORD_CHARS = 100  # a tsvector lexeme holds at most 2 KB; longer "words" are not words
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: nothing in a word is tsvector syntax
 
@@ -54,12 +56,17 @@ def search_fields(data: dict[str, Any]) -> dict[str, str]:
 
 
 def query_words(q: str) -> list[str]:
-    """The words of a search, folded like the stored ones."""
-    return [word for word in _WORD.findall(fold(q)) if len(word) <= MAX_WORD_CHARS][:MAX_QUERY_WORDS]
+    """The words of a search, folded like the stored ones. A last word of one letter after others
+    is left out (type-ahead has just begun a word, and as a prefix it would match most words)."""
+    words = [word for word in _WORD.findall(fold(q)) if len(word) <= MAX_WORD_CHARS][:MAX_QUERY_WORDS]
+    if len(words) > 1 and len(words[-1]) < MIN_PREFIX_CHARS:
+        words.pop()
+    return words
 
 
 def tsquery_text(words: list[str]) -> str:
     """tsquery input: every word must match, the last as a prefix (type-ahead: 'stran' finds 'stranger')."""
     terms = [f"'{word}'" for word in words]
-    terms[-1] += ":*"
+    if len(words[-1]) >= MIN_PREFIX_CHARS:
+        terms[-1] += ":*"
     return " & ".join(terms)
