@@ -23,7 +23,7 @@ async def test_upgrade_downgrade_upgrade(server_url, settings):
         await upgrade_to_head(url)
         assert await current_revision(engine) == head_revision()
         async with engine.connect() as conn:
-            assert await conn.scalar(text("SELECT count(*) FROM categories")) == 25
+            assert await conn.scalar(text("SELECT count(*) FROM categories")) == 37
 
         await downgrade_to_base(url)
         async with engine.connect() as conn:
@@ -48,5 +48,5 @@ async def test_models_match_the_migrations(connection):
 
 
 async def test_new_categories_get_ids_after_the_seeded_ones(connection):
-    new_id = await connection.scalar(text("INSERT INTO categories (name) VALUES ('Documentary') RETURNING id"))
-    assert new_id == 26
+    new_id = await connection.scalar(text("INSERT INTO categories (name) VALUES ('Anime') RETURNING id"))
+    assert new_id == 38

@@ -1,9 +1,16 @@
 from dataclasses import dataclass
 
-from sqlalchemy import literal, select
+from sqlalchemy import delete, literal, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Category
+from ..errors import CategoriesBusy
+from ..models import Category, CategoryCount, Tenant, genre_categories, movie_categories
+from .counts import category_counts, counts_insert
+
+LOCK_NOT_AVAILABLE = "55P03"
+# Category administration waits this long for running imports, then answers 409.
+ADMIN_LOCK_TIMEOUT = "5s"
 
 
 @dataclass(frozen=True)
@@ -12,6 +19,12 @@ class CategoryRow:
     parent_id: int | None
     name: str
     level: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    movie_count: int
+    total_count: int
 
 
 class CategoryRepository:
@@ -36,3 +49,78 @@ class CategoryRepository:
         tree = tree.union_all(children)
         rows = await self.session.execute(select(tree).order_by(tree.c.level, tree.c.id))
         return [CategoryRow(*row) for row in rows]
+
+    async def stored_counts(self, tenant: str) -> dict[int, Counts]:
+        """The counts the last import (or category change) wrote for the tenant's movies."""
+        rows = await self.session.execute(
+            select(CategoryCount.category_id, CategoryCount.movie_count, CategoryCount.total_count).where(
+                CategoryCount.tenant == tenant
+            )
+        )
+        return {category_id: Counts(movies, total) for category_id, movies, total in rows}
+
+    async def live_counts(self, tenant: str, conditions: list) -> dict[int, Counts]:
+        """The counts of the tenant's movies that meet `conditions` (MovieFilters'), computed now."""
+        rows = await self.session.execute(category_counts(tenant, conditions=conditions))
+        return {category_id: Counts(movies, total) for category_id, movies, total in rows}
+
+    # Administration. Imports hold SHARE on `categories` (lock_for_import): they read the genre
+    # mapping and write counts against the tree, so the tree must not change under them.
+
+    async def lock_for_import(self) -> None:
+        await self.session.execute(text("LOCK TABLE categories IN SHARE MODE"))
+
+    async def lock_for_change(self) -> None:
+        """Wait for running imports (briefly), and keep new imports and other changes out until commit."""
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(text(f"SET LOCAL lock_timeout = '{ADMIN_LOCK_TIMEOUT}'"))
+                await self.session.execute(text("LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE"))
+                await self.session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE or "55P03" in str(exc):
+                raise CategoriesBusy() from None
+            raise
+
+    async def get(self, category_id: int) -> Category | None:
+        return await self.session.get(Category, category_id)
+
+    async def name_taken(self, name: str, *, other_than: int | None = None) -> bool:
+        statement = select(Category.id).where(Category.name == name)
+        if other_than is not None:
+            statement = statement.where(Category.id != other_than)
+        return (await self.session.scalar(statement)) is not None
+
+    async def add(self, name: str, parent_id: int | None) -> Category:
+        category = Category(name=name, parent_id=parent_id)
+        self.session.add(category)
+        await self.session.flush()
+        return category
+
+    async def ancestors(self, category_id: int) -> list[int]:
+        """The ids from `category_id` up to its root; stops at a cycle made by hand."""
+        up = select(Category.id, Category.parent_id).where(Category.id == category_id).cte("up", recursive=True)
+        parent = select(Category.id, Category.parent_id).join(up, Category.id == up.c.parent_id)
+        # UNION (not ALL) drops a row already found, so a hand-made cycle ends the walk.
+        up = up.union(parent)
+        return list(await self.session.scalars(select(up.c.id)))
+
+    async def has_children(self, category_id: int) -> bool:
+        return (
+            await self.session.scalar(select(Category.id).where(Category.parent_id == category_id).limit(1))
+        ) is not None
+
+    async def update(self, category_id: int, **values) -> None:
+        await self.session.execute(update(Category).where(Category.id == category_id).values(**values))
+
+    async def delete(self, category_id: int) -> None:
+        """The category, its genre mapping and its movie links (movies stay, in their other categories)."""
+        await self.session.execute(delete(movie_categories).where(movie_categories.c.category_id == category_id))
+        await self.session.execute(delete(genre_categories).where(genre_categories.c.category_id == category_id))
+        await self.session.execute(delete(Category).where(Category.id == category_id))
+
+    async def recount_every_tenant(self) -> None:
+        """Subtree totals change for every tenant when the tree does: rewrite all counts."""
+        await self.session.execute(delete(CategoryCount))
+        for tenant in list(await self.session.scalars(select(Tenant.name).order_by(Tenant.name))):
+            await self.session.execute(counts_insert(tenant))

@@ -1,21 +1,45 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from ..deps import UowDep
-from . import service
-from .schemas import CategoryNode
+from ..deps import UowDep, optional_tenant_name
+from ..errors import ErrorBody
+from ..movies.repository import MovieFilters
+from ..movies.router import GENRE_DESCRIPTION
+from . import genres_service, service
+from .schemas import CategoryNode, GenreRead
 
 router = APIRouter(tags=["categories"])
 
+OptionalTenantDep = Annotated[str | None, Depends(optional_tenant_name)]
 
-@router.get("/categories", response_model=list[CategoryNode])
+
+@router.get(
+    "/categories",
+    response_model=list[CategoryNode],
+    response_model_exclude_none=True,
+    responses={404: {"model": ErrorBody, "description": "Unknown tenant"}},
+)
 async def list_categories(
     uow: UowDep,
+    tenant: OptionalTenantDep,
     max_level: Annotated[
         int | None,
         Query(ge=0, le=2**31 - 1, description="Deepest level to include; 0 = root categories only. Unset: all."),
     ] = None,
+    genre: Annotated[str | None, Query(description=f"With a tenant, count only: {GENRE_DESCRIPTION}")] = None,
+    year: Annotated[int | None, Query(description="With a tenant, count only movies of this year")] = None,
 ) -> list[CategoryNode]:
-    """The category tree, nested through `subcategories`."""
-    return await service.category_tree(uow, max_level=max_level)
+    """The category tree, nested through `subcategories`.
+
+    With a tenant (X-Tenant or `tenant`), each node has `movie_count` (movies linked to it) and
+    `total_count` (distinct movies in its subtree), narrowed by `genre` and `year` as GET /movies is.
+    """
+    filters = MovieFilters(genre=genre, year=year)
+    return await service.category_tree(uow, max_level=max_level, tenant=tenant, filters=filters)
+
+
+@router.get("/genres", response_model=list[GenreRead], response_model_exclude_none=True)
+async def list_genres(uow: UowDep, tenant: OptionalTenantDep) -> list[GenreRead]:
+    """The canonical (TMDB) genres, with the tenant's movies of each when a tenant is given."""
+    return await genres_service.list_genres(uow, tenant)

@@ -59,6 +59,7 @@ async def import_catalog(
     stream = row_stream(source, tenant, options.on_error, options.encoding, progress)
     async with uow:
         await uow.tenants.add_and_lock(tenant)
+        await uow.categories.lock_for_import()
         bulk = uow.bulk_movies(tenant)
         old = await bulk.current_partition()
         replacing = options.mode == "replace" or old is None
@@ -89,12 +90,19 @@ async def import_catalog(
                 clock.mark("indexes")
                 await bulk.analyze(new)
                 clock.mark("analyze")
-                await bulk.swap(old, new)
+                links = await bulk.create_links(new)
+                clock.mark("categories")
+                await bulk.swap(old, new, await bulk.current_links(), links)
             else:
                 await bulk.upsert(new, old)
+                links = await bulk.current_links()
+                await bulk.relink(links, new)
+                clock.mark("categories")
+            await bulk.write_counts(links)
             await uow.commit()
             clock.mark("write_and_commit")
 
+    warnings = sorted([*tally.warnings, *tally.genre_warnings()], key=lambda w: w.line)
     elapsed = clock.total()
     log.info("import into %s: %d rows in %.1f s %s", tenant, loaded, elapsed, clock.phases_ms)
     return ImportReport(
@@ -114,8 +122,8 @@ async def import_catalog(
         phases_ms=clock.phases_ms,
         error_count=tally.problem_count,
         errors=[asdict(problem) for problem in sorted(tally.problems, key=lambda p: p.line)],
-        warning_count=tally.warning_count,
-        warnings=[asdict(warning) for warning in tally.warnings],
+        warning_count=tally.warning_count + len(tally.unknown_genres),
+        warnings=[asdict(warning) for warning in warnings[:MAX_REPORTED_PROBLEMS]],
     )
 
 

@@ -44,6 +44,8 @@ class Tally:
     warnings: list[CsvWarning] = field(default_factory=list)
     warning_count: int = 0
     file_problem: FileProblem | None = None
+    # Genre names no canonical genre has, by key: [first line, rows, the name as first written].
+    unknown_genres: dict[str, list] = field(default_factory=dict)
     _last_skipped_line: int = 0
 
     def problem(self, problem: CsvProblem) -> None:
@@ -67,6 +69,25 @@ class Tally:
         if len(self.warnings) < MAX_REPORTED_PROBLEMS:
             self.warnings.append(warning)
 
+    def unknown_genre(self, key: str, name: str, line: int) -> None:
+        seen = self.unknown_genres.get(key)
+        if seen is None:
+            self.unknown_genres[key] = [line, 1, name]
+        else:
+            seen[1] += 1
+
+    def genre_warnings(self) -> list[CsvWarning]:
+        """One warning per unknown genre name, however many rows have it."""
+        return [
+            CsvWarning(
+                line,
+                "Genre",
+                name,
+                f"Unknown genre {name!r} ({rows} row{'s' * (rows != 1)}): kept as written, in no category",
+            )
+            for line, rows, name in sorted(self.unknown_genres.values())
+        ]
+
     def add_part(self, later: "Tally") -> None:
         """Count in what the parser of the next part of the file saw (its lines came with its chunks)."""
         self.skipped += later.skipped
@@ -75,6 +96,9 @@ class Tally:
         self.warning_count += later.warning_count
         self.warnings.extend(later.warnings[: MAX_REPORTED_PROBLEMS - len(self.warnings)])
         self.file_problem = later.file_problem
+        for key, (line, rows, name) in later.unknown_genres.items():
+            seen = self.unknown_genres.setdefault(key, [line, 0, name])
+            seen[1] += rows
 
     def invalid_csv(self) -> InvalidCsv:
         return InvalidCsv(sorted(self.problems, key=lambda p: p.line), self.problem_count)
@@ -112,6 +136,9 @@ def produce(
         if isinstance(item, MovieRow):
             if not writing:
                 continue
+            for key, name in zip(item.data.get("genre_keys", ()), item.data.get("genres", ()), strict=True):
+                if type(key) is str:
+                    tally.unknown_genre(key, name, item.line)
             line = copy_line(tenant_bytes, item.tmdb_id, item.data)
             buffer.append(line)
             size += len(line)

@@ -1,25 +1,41 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, Select, column, false, func, literal_column, select, table
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    column,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
+from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.selectable import NamedFromClause
 
-from ..models import Movie
+from ..models import Category, Movie, movie_categories
 from .bulk import BulkMovies
 from .csv_import import YEAR_RANGE
-from .genres import genre_key
+from .genres import canonical_genre, genre_key
 
 # Written exactly as the indexes' expressions, keys inline (a bound key would not match the index).
 GENRE_KEYS = literal_column("movies.data -> 'genre_keys'", type_=JSONB)
 YEAR = literal_column("(movies.data ->> 'year')::integer", type_=Integer)
+MAX_CATEGORY_ID = 2**31 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
 class MovieFilters:
     genre: str | None = None
     year: int | None = None
+    category: int | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         # Each filter matches one expression index of migration 0002.
@@ -27,12 +43,49 @@ class MovieFilters:
         if self.genre:
             if "\x00" in self.genre:
                 return [false()]  # no stored genre holds a NUL, and PostgreSQL JSONB cannot either
-            conditions.append(GENRE_KEYS.contains([genre_key(self.genre)]))
+            conditions.append(_genre_condition(self.genre))
         if self.year is not None:
             if not YEAR_RANGE[0] <= self.year <= YEAR_RANGE[1]:
                 return [false()]  # no stored movie has such a year, and it may not fit an integer
             conditions.append(self.year == YEAR)
+        if self.category is not None:
+            if not 0 < self.category <= MAX_CATEGORY_ID:
+                return [false()]
+            conditions.append(_in_category(self.category))
         return conditions
+
+
+def _genre_condition(value: str) -> ColumnElement[bool]:
+    """`a,b`: all of them, `a|b`: any of them (as TMDB's with_genres), each an id or a name.
+
+    A canonical genre is matched by its id; another name by its key, as the importer keeps unknown
+    names (see genres.genre_keys). One containment test per alternative, on the GIN index.
+    """
+    alternatives = []
+    for alternative in value.split("|"):
+        terms = [term for term in alternative.split(",") if term.strip()]
+        if terms:
+            keys = [canonical_genre(term) or genre_key(term) for term in terms]
+            alternatives.append(GENRE_KEYS.contains(keys))
+    return or_(*alternatives) if alternatives else false()
+
+
+def _in_category(category_id: int) -> ColumnElement[bool]:
+    """Linked to the category or to any category below it."""
+    subtree = select(Category.id, array([Category.id]).label("path")).where(Category.id == category_id)
+    subtree = subtree.cte("subtree", recursive=True)
+    # The path stops the walk at a cycle inserted by hand.
+    children = (
+        select(Category.id, func.array_append(subtree.c.path, Category.id))
+        .join(subtree, Category.parent_id == subtree.c.id)
+        .where(func.array_position(subtree.c.path, Category.id).is_(None))
+    )
+    subtree = subtree.union_all(children)
+    return exists().where(
+        movie_categories.c.tenant == literal_column("movies.tenant"),
+        movie_categories.c.tmdb_id == literal_column("movies.tmdb_id"),
+        movie_categories.c.category_id.in_(select(subtree.c.id)),
+    )
 
 
 class MovieRepository:
@@ -43,11 +96,12 @@ class MovieRepository:
         self.tenant = tenant
 
     async def get(self, tmdb_id: int) -> Movie | None:
-        return await self.session.get(Movie, (self.tenant, tmdb_id))
+        return await self.session.get(Movie, (self.tenant, tmdb_id), options=[selectinload(Movie.categories)])
 
     def list_statement(self, filters: MovieFilters, *, limit: int, offset: int = 0) -> Select[tuple[Movie]]:
         return (
             select(Movie)
+            .options(selectinload(Movie.categories))  # one more statement per page, whatever its size
             .where(Movie.tenant == self.tenant, *filters.conditions())
             .order_by(Movie.tmdb_id)
             .limit(limit)

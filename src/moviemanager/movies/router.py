@@ -2,7 +2,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from ..deps import SettingsDep, TenantDep, UowDep
@@ -10,6 +10,7 @@ from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationEr
 from ..uow import UnitOfWork
 from . import service
 from .export import export_catalog
+from .genres import preferred_language
 from .importer import ImportOptions, Mode, OnError
 from .repository import MovieFilters
 from .schemas import ImportReport, MovieRead
@@ -17,6 +18,11 @@ from .schemas import ImportReport, MovieRead
 router = APIRouter(tags=["movies"])
 
 MAX_OFFSET = 10_000_000
+GENRE_DESCRIPTION = (
+    "A genre id or name, English or Vietnamese, with or without accents (35, Comedy, Phim Hài, hai);"
+    " `a,b`: all of them, `a|b`: any of them"
+)
+LANGUAGE_DESCRIPTION = "vi or en: the language of the canonical genre names in `genres`; otherwise as written"
 
 TENANT_ERRORS = {
     400: {"model": ErrorBody, "description": "No tenant named, or header and parameter differ"},
@@ -40,8 +46,12 @@ async def list_movies(
     response: Response,
     uow: UowDep,
     tenant: TenantDep,
-    genre: Annotated[str | None, Query(description="One genre name, matched whole, ignoring case and accents")] = None,
+    genre: Annotated[str | None, Query(description=GENRE_DESCRIPTION)] = None,
     year: Annotated[int | None, Query(description="Release year")] = None,
+    category: Annotated[
+        int | None, Query(description="A category id: movies in it or in any category below it")
+    ] = None,
+    accept_language: Annotated[str | None, Header(description=LANGUAGE_DESCRIPTION)] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Movies to skip")] = 0,
     output: Annotated[
@@ -54,10 +64,11 @@ async def list_movies(
     `X-Total-Count`; the body stays a bare array. With `format=csv` the response is a CSV file of
     every matching movie: `genre` and `year` apply, `limit` and `offset` do not.
     """
-    filters = MovieFilters(genre=genre, year=year)
+    filters = MovieFilters(genre=genre, year=year, category=category)
     if output == "csv":
         return await _csv_download(uow, tenant, filters)
-    page = await service.list_movies(uow, tenant, filters, limit=limit, offset=offset)
+    language = preferred_language(accept_language)
+    page = await service.list_movies(uow, tenant, filters, limit=limit, offset=offset, language=language)
     if page.has_next:
         next_url = request.url.include_query_params(offset=offset + limit)
         response.headers["Link"] = f'<{next_url}>; rel="next"'
@@ -88,9 +99,14 @@ async def _chained(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
 
 
 @router.get("/movies/{tmdb_id}", response_model=MovieRead, responses=TENANT_ERRORS)
-async def get_movie(tmdb_id: str, uow: UowDep, tenant: TenantDep) -> MovieRead:
+async def get_movie(
+    tmdb_id: str,
+    uow: UowDep,
+    tenant: TenantDep,
+    accept_language: Annotated[str | None, Header(description=LANGUAGE_DESCRIPTION)] = None,
+) -> MovieRead:
     """One movie of the tenant, by TMDB id."""
-    return await service.get_movie(uow, tenant, tmdb_id)
+    return await service.get_movie(uow, tenant, tmdb_id, preferred_language(accept_language))
 
 
 @router.post(

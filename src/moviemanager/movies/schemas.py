@@ -4,6 +4,12 @@ from pydantic import BaseModel, Field
 
 from ..errors import CsvProblemBody
 from ..models import Movie
+from .genres import Language, localized_genres
+
+
+class CategoryRef(BaseModel):
+    id: int
+    name: str
 
 
 class MovieRead(BaseModel):
@@ -21,15 +27,32 @@ class MovieRead(BaseModel):
     poster_url: str | None = None
     backdrop_url: str | None = None
     tmdb_id: str
-    category_id: int | None = None
-    genres: list[str] = Field(default_factory=list, description="`genre` split into names")
+    category_id: int | None = Field(None, description="The movie's first category (lowest id), as in `categories`")
+    categories: list[CategoryRef] = Field(
+        default_factory=list, description="Every category the movie's genres put it in, by id"
+    )
+    genres: list[str] = Field(
+        default_factory=list,
+        description="`genre` split into names; with Accept-Language vi or en, canonical genres in that language",
+    )
     runtime_minutes: int | None = None
     runtime_per_episode: bool | None = Field(None, description="True when the runtime is per episode")
     extra: dict[str, str | None] = Field(default_factory=dict, description="CSV columns beyond the seed's")
 
     @classmethod
-    def from_movie(cls, movie: Movie) -> "MovieRead":
-        return cls.model_validate({**movie.data, "tmdb_id": str(movie.tmdb_id)})
+    def from_movie(cls, movie: Movie, language: Language | None = None) -> "MovieRead":
+        """`movie.categories` must be loaded (see MovieRepository)."""
+        data = movie.data
+        categories = [CategoryRef(id=category.id, name=category.name) for category in movie.categories]
+        return cls.model_validate(
+            {
+                **data,
+                "tmdb_id": str(movie.tmdb_id),
+                "categories": categories,
+                "category_id": categories[0].id if categories else None,
+                "genres": localized_genres(data.get("genres", []), data.get("genre_keys", []), language),
+            }
+        )
 
 
 class ImportReport(BaseModel):

@@ -10,6 +10,7 @@ from ..errors import MovieNotFound, NoDefaultCsv
 from ..tenants.service import is_valid_tenant_name, require_tenant
 from ..uow import UnitOfWork
 from .csv_import import tmdb_id_from_text
+from .genres import Language
 from .importer import DEFAULT_OPTIONS, ImportOptions, import_catalog
 from .repository import MovieFilters
 from .schemas import ImportReport, MovieRead
@@ -24,7 +25,15 @@ class MoviePage:
     total: int | None  # known when the listing spans more than one page
 
 
-async def list_movies(uow: UnitOfWork, tenant: str, filters: MovieFilters, *, limit: int, offset: int = 0) -> MoviePage:
+async def list_movies(
+    uow: UnitOfWork,
+    tenant: str,
+    filters: MovieFilters,
+    *,
+    limit: int,
+    offset: int = 0,
+    language: Language | None = None,
+) -> MoviePage:
     """One page of a tenant's movies, ordered by TMDB id."""
     async with uow:
         await require_tenant(uow, tenant)
@@ -37,17 +46,17 @@ async def list_movies(uow: UnitOfWork, tenant: str, filters: MovieFilters, *, li
             total = offset + len(found)
         else:
             total = None
-        return MoviePage([MovieRead.from_movie(movie) for movie in found[:limit]], has_next, total)
+        return MoviePage([MovieRead.from_movie(movie, language) for movie in found[:limit]], has_next, total)
 
 
-async def get_movie(uow: UnitOfWork, tenant: str, tmdb_id: str) -> MovieRead:
+async def get_movie(uow: UnitOfWork, tenant: str, tmdb_id: str, language: Language | None = None) -> MovieRead:
     async with uow:
         await require_tenant(uow, tenant)
         key = tmdb_id_from_text(tmdb_id)
         movie = None if key is None else await uow.movies(tenant).get(key)
         if movie is None:
             raise MovieNotFound()
-        return MovieRead.from_movie(movie)
+        return MovieRead.from_movie(movie, language)
 
 
 async def reload_catalog(
