@@ -29,12 +29,12 @@ async def list_genres(uow: UnitOfWork, tenant: str | None) -> list[GenreRead]:
         if tenant is not None:
             await require_tenant(uow, tenant)
             counts = dict((await uow.session.execute(MOVIES_PER_GENRE, {"tenant": tenant})).all())
-    return [
-        GenreRead(
-            id=genre.id,
-            name_en=genre.name_en,
-            name_vi=genre.name_vi,
-            movie_count=None if counts is None else counts.get(genre.id, 0),
-        )
-        for genre in genres
-    ]
+        return [
+            GenreRead(
+                id=genre.id,
+                name_en=genre.name_en,
+                name_vi=genre.name_vi,
+                movie_count=None if counts is None else counts.get(genre.id, 0),
+            )
+            for genre in genres
+        ]
