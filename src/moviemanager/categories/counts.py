@@ -62,27 +62,25 @@ def category_counts(
         ).where(movies.c.tenant == tenant, *conditions)
     per_movie = per_movie.group_by(links.c.tmdb_id).cte("per_movie")
     movie_sets = select(per_movie.c.cats, func.count().label("movies")).group_by(per_movie.c.cats).cte("movie_sets")
+    member = func.unnest(movie_sets.c.cats).table_valued("member").render_derived("members")
     paths = tree_paths()
     ancestor = func.unnest(paths.c.path).table_valued("ancestor").render_derived("path_ids")
-    ancestors = (
-        select(ancestor.c.ancestor)
-        .select_from(paths)
-        .join(ancestor, true())
-        .where(paths.c.id == any_(movie_sets.c.cats))
-        .distinct()
-        .lateral("ancestors")
-    )
-    own = ancestors.c.ancestor == any_(movie_sets.c.cats)
-    return (
-        select(
-            ancestors.c.ancestor.label("category_id"),
-            cast(func.coalesce(func.sum(movie_sets.c.movies).filter(own), 0), Integer).label("movie_count"),
-            cast(func.sum(movie_sets.c.movies), Integer).label("total_count"),
-        )
+    # Each set once per category on its members' paths: a hash join with the tree, then DISTINCT.
+    pairs = (
+        select(movie_sets.c.cats, movie_sets.c.movies, ancestor.c.ancestor)
         .select_from(movie_sets)
-        .join(ancestors, true())
-        .group_by(ancestors.c.ancestor)
+        .join(member, true())
+        .join(paths, paths.c.id == member.c.member)
+        .join(ancestor, true())
+        .distinct()
+        .cte("pairs")
     )
+    own = pairs.c.ancestor == any_(pairs.c.cats)
+    return select(
+        pairs.c.ancestor.label("category_id"),
+        cast(func.coalesce(func.sum(pairs.c.movies).filter(own), 0), Integer).label("movie_count"),
+        cast(func.sum(pairs.c.movies), Integer).label("total_count"),
+    ).group_by(pairs.c.ancestor)
 
 
 def counts_insert(tenant: str, links: FromClause = movie_categories):

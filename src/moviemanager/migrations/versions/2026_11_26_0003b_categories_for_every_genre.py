@@ -66,6 +66,9 @@ def upgrade() -> None:
     op.execute("SELECT setval(pg_get_serial_sequence('categories', 'id'), (SELECT max(id) FROM categories))")
     genre_categories = sa.table("genre_categories", sa.column("genre_id"), sa.column("category_id"))
     op.bulk_insert(genre_categories, [{"genre_id": g, "category_id": c} for g, c in GENRE_CATEGORIES])
+    # Statistics now: too few rows ever change for autovacuum to analyze them, and without them the
+    # planner takes these small tables for big ones when an import links a million movies.
+    op.execute("ANALYZE genres, genre_categories, categories")
 
     op.execute("CREATE TEMPORARY TABLE genre_aliases (key jsonb PRIMARY KEY, id jsonb NOT NULL) ON COMMIT DROP")
     aliases = sa.table("genre_aliases", sa.column("key", sa.JSON), sa.column("id", sa.JSON))
