@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from moviemanager.categories.counts import LINKS_FROM_MOVIES
 from moviemanager.categories.repository import CategoryRepository
 from moviemanager.config import PACKAGED_CSV_DIR
 from moviemanager.movies.service import load_default_catalogs
@@ -180,3 +181,22 @@ async def test_unknown_categories_list_nothing(client, category):
     assert response.status_code in (200, 422)
     if response.status_code == 200:
         assert response.json() == []
+
+
+async def test_the_parsers_links_are_those_sql_derives_from_the_movies(client, connection):
+    await upload(client, "report", catalog())
+    parsed = (await connection.execute(text("SELECT * FROM movie_categories ORDER BY 1, 2, 3"))).all()
+    await connection.execute(text("CREATE TEMPORARY TABLE derived (tenant text, tmdb_id bigint, category_id int)"))
+    await connection.execute(text(LINKS_FROM_MOVIES.format(links="derived", movies="movies")))
+    derived = (await connection.execute(text("SELECT * FROM derived ORDER BY 1, 2, 3"))).all()
+    assert parsed == derived and len(parsed) > 66
+
+
+async def test_repeated_ids_skipped_keep_links_and_counts_right(client, connection):
+    rows = [movie(1, Genre="Western"), movie(2, Genre="Phim Hài"), movie(1, Genre="Phim Kinh Dị")]
+    report = await upload(client, "report", catalog_csv(rows), on_error="skip")
+    assert report["loaded"] == 2 and report["skipped"] == 1
+    one = (await client.get("/movies/1", params={"tenant": "report"})).json()
+    assert one["categories"] == [{"id": 31, "name": "Western"}]
+    await assert_consistent(client, "report")
+    await assert_stored_counts_are_live(connection, "report")

@@ -2,6 +2,7 @@
 by category administration, by the report and by migration 0003b."""
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     FromClause,
     Integer,
@@ -9,13 +10,14 @@ from sqlalchemy import (
     and_,
     any_,
     cast,
+    column,
     func,
     insert,
     literal,
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 
 from ..models import Category, CategoryCount, Movie, movie_categories
 
@@ -45,7 +47,10 @@ def tree_paths():
 
 
 def category_counts(
-    tenant: str, links: FromClause = movie_categories, conditions: list[ColumnElement[bool]] = ()
+    tenant: str,
+    links: FromClause = movie_categories,
+    conditions: list[ColumnElement[bool]] = (),
+    sets: dict[tuple[int, ...], int] | None = None,
 ) -> Select:
     """(category_id, movie_count, total_count) of one tenant's movies, in one statement.
 
@@ -62,6 +67,13 @@ def category_counts(
         ).where(movies.c.tenant == tenant, *conditions)
     per_movie = per_movie.group_by(links.c.tmdb_id).cte("per_movie")
     movie_sets = select(per_movie.c.cats, func.count().label("movies")).group_by(per_movie.c.cats).cte("movie_sets")
+    if sets is not None:  # tallied by the parsers: the links need not be read again
+        given = (
+            func.jsonb_to_recordset(cast([{"cats": list(c), "movies": n} for c, n in sets.items()], JSONB))
+            .table_valued(column("cats", ARRAY(Integer)), column("movies", BigInteger))
+            .render_derived("given", with_types=True)
+        )
+        movie_sets = select(given.c.cats, given.c.movies).cte("movie_sets")
     member = func.unnest(movie_sets.c.cats).table_valued("member").render_derived("members")
     paths = tree_paths()
     ancestor = func.unnest(paths.c.path).table_valued("ancestor").render_derived("path_ids")
@@ -83,9 +95,9 @@ def category_counts(
     ).group_by(pairs.c.ancestor)
 
 
-def counts_insert(tenant: str, links: FromClause = movie_categories):
+def counts_insert(tenant: str, links: FromClause = movie_categories, sets: dict[tuple[int, ...], int] | None = None):
     """INSERT the tenant's counts into category_counts (its rows deleted first by the caller)."""
-    counts = category_counts(tenant, links).subquery()
+    counts = category_counts(tenant, links, sets=sets).subquery()
     rows = select(literal(tenant), counts.c.category_id, counts.c.movie_count, counts.c.total_count)
     table = CategoryCount.__table__
     return insert(table).from_select(["tenant", "category_id", "movie_count", "total_count"], rows)

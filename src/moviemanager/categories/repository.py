@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import delete, literal, select, text, update
+from sqlalchemy import delete, func, literal, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,8 +70,15 @@ class CategoryRepository:
     # Administration. Imports hold SHARE on `categories` (lock_for_import): they read the genre
     # mapping and write counts against the tree, so the tree must not change under them.
 
-    async def lock_for_import(self) -> None:
+    async def lock_for_import(self) -> dict[int, list[int]]:
+        """Keep the tree and the genre mapping as they are until commit; return the mapping (genre → categories)."""
         await self.session.execute(text("LOCK TABLE categories IN SHARE MODE"))
+        rows = await self.session.execute(
+            select(genre_categories.c.genre_id, func.array_agg(genre_categories.c.category_id)).group_by(
+                genre_categories.c.genre_id
+            )
+        )
+        return {genre: sorted(categories) for genre, categories in rows}
 
     async def lock_for_change(self) -> None:
         """Wait for running imports (briefly), and keep new imports and other changes out until commit."""

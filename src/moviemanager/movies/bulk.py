@@ -31,6 +31,7 @@ from .copy_format import COPY_COLUMNS
 
 PARTITION_PREFIX = "movies__"
 LINKS_PARTITION_PREFIX = "movie_categories__"
+LINK_COLUMNS = ["tenant", "tmdb_id", "category_id"]
 # The swap's lock waits (see swap): short, retried, then 409 rather than stalling every reader.
 TENANT_LOCK_TIMEOUT = "1s"
 SHARED_LOCK_TIMEOUT = "200ms"
@@ -111,14 +112,20 @@ class BulkMovies:
         )
         return name
 
-    async def create_links(self, movies: str) -> str:
-        """The tenant's next movie_categories partition, filled from the movies in `movies` and indexed."""
+    async def create_links(self, movies: str, files: Sequence[str] | None = None) -> str:
+        """The tenant's next movie_categories partition, indexed: COPYed from the parsers' `files`
+        (see parse_workers.LinkPlan), or without them derived from the movies in `movies`."""
         name = f"{LINKS_PARTITION_PREFIX}{self.tenant[:30]}__{secrets.token_hex(4)}"
         await self._run(
             f"CREATE TABLE {_quoted(name)} (tenant text NOT NULL, tmdb_id bigint NOT NULL,"
             f" category_id integer NOT NULL, CHECK (tenant = {_literal(self.tenant)}))"
         )
-        await self.add_links(name, movies)
+        if files is None:
+            await self.add_links(name, movies)
+        else:
+            raw = (await (await self.session.connection()).get_raw_connection()).driver_connection
+            for path in files:
+                await raw.copy_to_table(name, source=path, columns=LINK_COLUMNS, format="text", freeze=True)
         await self._run(f"ALTER TABLE {_quoted(name)} ADD PRIMARY KEY (tenant, tmdb_id, category_id)")
         await self.add_other_indexes(name, parent="movie_categories")
         await self.analyze(name)
@@ -139,12 +146,13 @@ class BulkMovies:
         await self._run(f"DELETE FROM {_quoted(links)} WHERE tmdb_id IN (SELECT tmdb_id FROM {_quoted(staging)})")
         await self.add_links(links, staging)
 
-    async def write_counts(self, links: str) -> None:
-        """The tenant's category counts, from its links in `links` (in the import's transaction)."""
+    async def write_counts(self, links: str, sets: dict[tuple[int, ...], int] | None = None) -> None:
+        """The tenant's category counts (in the import's transaction), from its links in `links`,
+        or from the movies per set of categories the parsers counted."""
         await self._run("DELETE FROM category_counts WHERE tenant = :tenant", tenant=self.tenant)
         await self._run("SET LOCAL jit = off")  # see add_links
         partition = table(links, column("tenant", Text), column("tmdb_id", BigInteger), column("category_id", Integer))
-        await self.session.execute(counts_insert(self.tenant, partition))
+        await self.session.execute(counts_insert(self.tenant, partition, sets))
 
     async def copy(self, table: str, chunks: AsyncIterable[bytes]) -> None:
         """COPY text-format rows in; FREEZE, as the table is new in this transaction (no VACUUM later)."""

@@ -8,10 +8,12 @@ descriptor FD (ENCODING empty: sniffed), and writes framed messages to standard 
 comes last so that the parent can look for it while the child starts (imports take a second).
 """
 
+import json
 import os
 import pickle
 import struct
 import sys
+import tempfile
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +48,9 @@ class Tally:
     file_problem: FileProblem | None = None
     # Genre names no canonical genre has, by key: [first line, rows, the name as first written].
     unknown_genres: dict[str, list] = field(default_factory=dict)
+    # With a LinkPlan: files of movie↔category rows (COPY text), and movies per set of categories.
+    link_files: list[str] = field(default_factory=list)
+    category_sets: dict[tuple[int, ...], int] = field(default_factory=dict)
     _last_skipped_line: int = 0
 
     def problem(self, problem: CsvProblem) -> None:
@@ -99,9 +104,60 @@ class Tally:
         for key, (line, rows, name) in later.unknown_genres.items():
             seen = self.unknown_genres.setdefault(key, [line, 0, name])
             seen[1] += rows
+        self.link_files += later.link_files
+        for categories, movies in later.category_sets.items():
+            self.category_sets[categories] = self.category_sets.get(categories, 0) + movies
 
     def invalid_csv(self) -> InvalidCsv:
         return InvalidCsv(sorted(self.problems, key=lambda p: p.line), self.problem_count)
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """Where the parsers write the movie↔category rows, and the genre → categories mapping they use.
+
+    The importer reads the mapping under a lock that keeps it fixed until commit (see
+    CategoryRepository.lock_for_import), so the rows written here are the ones SQL would derive.
+    """
+
+    directory: str
+    genre_categories: dict[int, list[int]]
+
+    def encode(self) -> str:
+        return json.dumps([self.directory, self.genre_categories])
+
+    @classmethod
+    def decode(cls, text: str) -> "LinkPlan":
+        directory, mapping = json.loads(text)
+        return cls(directory, {int(genre): categories for genre, categories in mapping.items()})
+
+
+class _LinkWriter:
+    """Writes each movie's category rows to a file of its own parser, and counts movies per set."""
+
+    def __init__(self, plan: LinkPlan, tenant: bytes, tally: Tally) -> None:
+        self.mapping = plan.genre_categories
+        self.tenant = tenant
+        self.tally = tally
+        fd, path = tempfile.mkstemp(prefix="links-", dir=plan.directory)
+        self.file = os.fdopen(fd, "wb", buffering=1 << 20)
+        tally.link_files.append(path)
+        self._sets: dict[tuple, tuple[int, ...]] = {}  # by genre_keys: a few hundred distinct
+
+    def add(self, tmdb_id: int, keys: list) -> None:
+        genres = tuple(keys)
+        categories = self._sets.get(genres)
+        if categories is None:
+            found = {c for key in genres if type(key) is int for c in self.mapping.get(key, ())}
+            categories = self._sets[genres] = tuple(sorted(found))
+        if categories:
+            sets = self.tally.category_sets
+            sets[categories] = sets.get(categories, 0) + 1
+            prefix = b"%s\t%d\t" % (self.tenant, tmdb_id)
+            self.file.write(b"".join(prefix + b"%d\n" % category for category in categories))
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def produce(
@@ -114,12 +170,34 @@ def produce(
     *,
     header: list[str] | None = None,
     first_line: int = 1,
+    links: LinkPlan | None = None,
 ) -> Tally:
     """Parse the file, `send` COPY chunks (it returns False to stop early), and tally the rest.
 
     `header` and `first_line` are for a part of the file that starts mid-file (see parse_movies).
+    With `links`, also write each movie's categories (see LinkPlan).
     """
     tally = Tally()
+    link_writer = None if links is None else _LinkWriter(links, tenant.encode(), tally)
+    try:
+        return _produce(source, tenant, on_error, encoding, send, progress, header, first_line, tally, link_writer)
+    finally:
+        if link_writer is not None:
+            link_writer.close()
+
+
+def _produce(
+    source: BinaryIO,
+    tenant: str,
+    on_error: OnError,
+    encoding: str | None,
+    send: Send,
+    progress: Progress | None,
+    header: list[str] | None,
+    first_line: int,
+    tally: Tally,
+    link_writer: "_LinkWriter | None",
+) -> Tally:
     bytes_read = 0
 
     def count_bytes(total: int) -> None:
@@ -139,6 +217,8 @@ def produce(
             for key, name in zip(item.data.get("genre_keys", ()), item.data.get("genres", ()), strict=True):
                 if type(key) is str:
                     tally.unknown_genre(key, name, item.line)
+            if link_writer is not None:
+                link_writer.add(item.tmdb_id, item.data.get("genre_keys", ()))
             line = copy_line(tenant_bytes, item.tmdb_id, item.data)
             buffer.append(line)
             size += len(line)
@@ -170,9 +250,11 @@ ROW_COUNT = struct.Struct("!I")
 PROGRESS_COUNTS = struct.Struct("!QQ")
 
 
-def child_arguments(fd: int, tenant: str, on_error: OnError, encoding: str | None) -> list[str]:
+def child_arguments(
+    fd: int, tenant: str, on_error: OnError, encoding: str | None, links: LinkPlan | None = None
+) -> list[str]:
     """The command line of a child process that parses a range of the file open on `fd`."""
-    return [str(fd), tenant, on_error, encoding or ""]
+    return [str(fd), tenant, on_error, encoding or "", links.encode() if links is not None else ""]
 
 
 def split_chunk(payload: bytes) -> tuple[memoryview, bytes]:
@@ -186,9 +268,10 @@ def _child_main(argv: list[str]) -> int:
     # Yield the CPU to the server's requests and to PostgreSQL when they want it: an import is a
     # batch job, a page of movies is somebody waiting. Alone on the machine it loses nothing.
     os.nice(PARSER_NICENESS)
-    fd_text, tenant, on_error, encoding_text = argv
+    fd_text, tenant, on_error, encoding_text, links_text = argv
     fd = int(fd_text)
     encoding = encoding_text or None
+    links = LinkPlan.decode(links_text) if links_text else None
     part = ByteRange.decode(sys.stdin.buffer.readline())
     out = sys.stdout.buffer
 
@@ -205,7 +288,7 @@ def _child_main(argv: list[str]) -> int:
         write(PROGRESS, PROGRESS_COUNTS.pack(rows, bytes_read))
 
     try:
-        tally = _parse_part(fd, part, tenant, on_error, encoding, send, progress)
+        tally = _parse_part(fd, part, tenant, on_error, encoding, send, progress, links)
     except InvalidCsv as exc:
         write(FAILED, pickle.dumps(exc))
     else:
@@ -216,7 +299,14 @@ def _child_main(argv: list[str]) -> int:
 
 
 def _parse_part(
-    fd: int, part: ByteRange, tenant: str, on_error: OnError, encoding: str | None, send: Send, progress: Progress
+    fd: int,
+    part: ByteRange,
+    tenant: str,
+    on_error: OnError,
+    encoding: str | None,
+    send: Send,
+    progress: Progress,
+    links: LinkPlan | None,
 ) -> Tally:
     header = None
     if part.first_line > 1:
@@ -225,7 +315,9 @@ def _parse_part(
         if isinstance(header, CsvProblem):
             return Tally()
     source = RangeReader(fd, part)
-    return produce(source, tenant, on_error, encoding, send, progress, header=header, first_line=part.first_line)
+    return produce(
+        source, tenant, on_error, encoding, send, progress, header=header, first_line=part.first_line, links=links
+    )
 
 
 if __name__ == "__main__":
