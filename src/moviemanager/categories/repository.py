@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import CategoriesBusy
 from ..models import Category, CategoryCount, Tenant, genre_categories, movie_categories
+from ..movies.bulk import LOCK_NOT_AVAILABLE, sqlstate
 from .counts import category_counts, counts_insert
 
-LOCK_NOT_AVAILABLE = "55P03"
 # Category administration waits this long for running imports, then answers 409.
 ADMIN_LOCK_TIMEOUT = "5s"
 
@@ -88,7 +88,7 @@ class CategoryRepository:
                 await self.session.execute(text("LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE"))
                 await self.session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE or "55P03" in str(exc):
+            if sqlstate(exc) == LOCK_NOT_AVAILABLE:
                 raise CategoriesBusy() from None
             raise
 

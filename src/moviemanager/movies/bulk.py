@@ -52,7 +52,7 @@ class Diff:
     unchanged: int
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
+def sqlstate(exc: DBAPIError) -> str | None:
     return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig.__cause__, "sqlstate", None)
 
 
@@ -280,7 +280,7 @@ class BulkMovies:
                     await self._run("SET LOCAL lock_timeout = DEFAULT")
                 return
             except DBAPIError as exc:
-                if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                if sqlstate(exc) != LOCK_NOT_AVAILABLE:
                     raise
             await asyncio.sleep(0.05 * attempt)
         raise CatalogBusy(self.tenant)
