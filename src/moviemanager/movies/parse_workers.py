@@ -133,7 +133,11 @@ class LinkPlan:
 
 
 class _LinkWriter:
-    """Writes each movie's category rows to a file of its own parser, and counts movies per set."""
+    """Writes each movie's category rows to a file of its own parser, and counts movies per set.
+
+    Movies share a few hundred distinct genre lists: what a list means (its categories, the
+    bytes of its rows, whether it names an unknown genre) is worked out once per list.
+    """
 
     def __init__(self, plan: LinkPlan, tenant: bytes, tally: Tally) -> None:
         self.mapping = plan.genre_categories
@@ -142,22 +146,33 @@ class _LinkWriter:
         fd, path = tempfile.mkstemp(prefix="links-", dir=plan.directory)
         self.file = os.fdopen(fd, "wb", buffering=1 << 20)
         tally.link_files.append(path)
-        self._sets: dict[tuple, tuple[int, ...]] = {}  # by genre_keys: a few hundred distinct
+        self._lists: dict[tuple, tuple[tuple[int, ...], bytes, int, bool]] = {}
+        self._movies: dict[tuple, int] = {}  # by genre list
 
-    def add(self, tmdb_id: int, keys: list) -> None:
+    def add(self, tmdb_id: int, keys: list) -> bool:
+        """Write the movie's rows; True when its genres name an unknown genre."""
         genres = tuple(keys)
-        categories = self._sets.get(genres)
-        if categories is None:
-            found = {c for key in genres if type(key) is int for c in self.mapping.get(key, ())}
-            categories = self._sets[genres] = tuple(sorted(found))
-        if categories:
-            sets = self.tally.category_sets
-            sets[categories] = sets.get(categories, 0) + 1
-            prefix = b"%s\t%d\t" % (self.tenant, tmdb_id)
-            self.file.write(b"".join(prefix + b"%d\n" % category for category in categories))
+        known = self._lists.get(genres)
+        if known is None:
+            known = self._lists[genres] = self._meaning(genres)
+        categories, template, rows, unknown = known
+        if rows:
+            self._movies[genres] = self._movies.get(genres, 0) + 1
+            self.file.write(template % ((tmdb_id,) * rows))
+        return unknown
+
+    def _meaning(self, genres: tuple) -> tuple[tuple[int, ...], bytes, int, bool]:
+        found = {c for key in genres if type(key) is int for c in self.mapping.get(key, ())}
+        categories = tuple(sorted(found))
+        template = b"".join(b"%s\t%%d\t%d\n" % (self.tenant, category) for category in categories)
+        return categories, template, len(categories), any(type(key) is str for key in genres)
 
     def close(self) -> None:
         self.file.close()
+        sets = self.tally.category_sets
+        for genres, movies in self._movies.items():
+            categories = self._lists[genres][0]
+            sets[categories] = sets.get(categories, 0) + movies
 
 
 def produce(
@@ -214,11 +229,12 @@ def _produce(
         if isinstance(item, MovieRow):
             if not writing:
                 continue
-            for key, name in zip(item.data.get("genre_keys", ()), item.data.get("genres", ()), strict=True):
-                if type(key) is str:
-                    tally.unknown_genre(key, name, item.line)
-            if link_writer is not None:
-                link_writer.add(item.tmdb_id, item.data.get("genre_keys", ()))
+            keys = item.data.get("genre_keys", ())
+            unknown = link_writer.add(item.tmdb_id, keys) if link_writer is not None else True
+            if unknown:
+                for key, name in zip(keys, item.data.get("genres", ()), strict=True):
+                    if type(key) is str:
+                        tally.unknown_genre(key, name, item.line)
             line = copy_line(tenant_bytes, item.tmdb_id, item.data)
             buffer.append(line)
             size += len(line)
