@@ -113,7 +113,8 @@ def upgrade() -> None:
         ) PARTITION BY LIST (tenant)
         """
     )
-    op.execute("CREATE INDEX ix_movie_categories_category ON movie_categories (tenant, category_id, tmdb_id)")
+    # No tenant in this index (it is no key): see models.movie_categories.
+    op.execute("CREATE INDEX ix_movie_categories_category ON movie_categories (category_id, tmdb_id)")
 
     op.create_table(
         "category_counts",
