@@ -18,6 +18,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
+from sqlalchemy.sql.selectable import CTE
 
 from ..models import Category, CategoryCount, Movie, movie_categories
 
@@ -32,18 +33,29 @@ JOIN genre_categories ON to_jsonb(genre_categories.genre_id) = genre.key
 """
 
 
-def tree_paths():
-    """Every category reachable from a root, with the ids on its path from the root (a recursive CTE).
+def ancestry(members: Select) -> CTE:
+    """(id, ancestor): each category of `members` (a select of ids) with itself and every category
+    above it, walking up (a recursive CTE).
 
-    A node has one parent, so a node reachable from a root is never in a cycle: this cannot loop,
-    and a cycle made by hand is simply not reached.
+    Up, not down from the roots: a report needs the paths of the few categories movies are in, not
+    of a whole tree that may have 100,000 nodes. A category whose way up never reaches a root (a
+    cycle made by hand) gets no rows, and its walk stops at the first repeat.
     """
-    roots = select(Category.id, array([Category.id]).label("path")).where(Category.parent_id.is_(None))
-    paths = roots.cte("tree_paths", recursive=True)
-    children = select(Category.id, func.array_append(paths.c.path, Category.id)).join(
-        paths, Category.parent_id == paths.c.id
+    start = select(
+        Category.id.label("id"),
+        Category.id.label("ancestor"),
+        Category.parent_id.label("parent_id"),
+        array([Category.id]).label("path"),
+    ).where(Category.id.in_(members))
+    up = start.cte("up", recursive=True)
+    step = (
+        select(up.c.id, Category.id, Category.parent_id, func.array_append(up.c.path, Category.id))
+        .join(up, Category.id == up.c.parent_id)
+        .where(func.array_position(up.c.path, Category.id).is_(None))
     )
-    return paths.union_all(children)
+    up = up.union_all(step)
+    rooted = select(up.c.id).where(up.c.parent_id.is_(None))
+    return select(up.c.id, up.c.ancestor).where(up.c.id.in_(rooted)).cte("ancestry")
 
 
 def category_counts(
@@ -75,15 +87,13 @@ def category_counts(
         )
         movie_sets = select(given.c.cats, given.c.movies).cte("movie_sets")
     member = func.unnest(movie_sets.c.cats).table_valued("member").render_derived("members")
-    paths = tree_paths()
-    ancestor = func.unnest(paths.c.path).table_valued("ancestor").render_derived("path_ids")
-    # Each set once per category on its members' paths: a hash join with the tree, then DISTINCT.
+    above = ancestry(select(func.unnest(movie_sets.c.cats)))
+    # Each set once per category on its members' ways up: a hash join, then DISTINCT.
     pairs = (
-        select(movie_sets.c.cats, movie_sets.c.movies, ancestor.c.ancestor)
+        select(movie_sets.c.cats, movie_sets.c.movies, above.c.ancestor)
         .select_from(movie_sets)
         .join(member, true())
-        .join(paths, paths.c.id == member.c.member)
-        .join(ancestor, true())
+        .join(above, above.c.id == member.c.member)
         .distinct()
         .cte("pairs")
     )

@@ -34,7 +34,7 @@ async def category_tree(
     """
     async with uow:
         await uow.read_only_snapshot()
-        rows = await uow.categories.tree(max_level)
+        rows = await uow.categories.tree()
         counts = None
         if tenant is not None:
             await require_tenant(uow, tenant)
@@ -43,14 +43,16 @@ async def category_tree(
                 counts = await uow.categories.live_counts(tenant, conditions)
             else:
                 counts = await uow.categories.stored_counts(tenant)
-    return _nested(rows, counts)
+    return _nested(rows, counts, max_level)
 
 
-def _nested(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None) -> list[dict[str, Any]]:
+def _nested(
+    rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_level: int | None
+) -> list[dict[str, Any]]:
     # 200,000 new containers would set off the cyclic garbage collector again and again, each time
     # walking every one made so far (half the time at 100,000 nodes); none of them can form a cycle.
     with _gc_paused():
-        return _nest(rows, counts)
+        return _nest(rows, counts, max_level)
 
 
 @contextlib.contextmanager
@@ -64,25 +66,35 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _nest(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None) -> list[dict[str, Any]]:
-    # Rows come level by level, so a parent is always placed before its children: one pass.
-    children: dict[int, list[dict[str, Any]]] = {}
-    roots: list[dict[str, Any]] = []
-    for category_id, parent_id, name, _level in rows:
-        subcategories: list[dict[str, Any]] = []
-        children[category_id] = subcategories
+def _nest(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_level: int | None) -> list[dict[str, Any]]:
+    """Level by level down from the roots, children by id. A node in a cycle made by hand is never
+    reached: a node has one parent, so a cycle has no way up to a root."""
+    by_parent: dict[int | None, list[tuple[int, str]]] = {}
+    for category_id, parent_id, name in rows:  # by id
+        by_parent.setdefault(parent_id, []).append((category_id, name))
+
+    def node(category_id: int, name: str) -> dict[str, Any]:
         if counts is None:
-            node = {"id": category_id, "name": name, "subcategories": subcategories}
-        else:
-            found = counts.get(category_id, NO_MOVIES)
-            node = {
-                "id": category_id,
-                "name": name,
-                "movie_count": found.movie_count,
-                "total_count": found.total_count,
-                "subcategories": subcategories,
-            }
-        (roots if parent_id is None else children[parent_id]).append(node)
+            return {"id": category_id, "name": name, "subcategories": []}
+        found = counts.get(category_id, NO_MOVIES)
+        return {
+            "id": category_id,
+            "name": name,
+            "movie_count": found.movie_count,
+            "total_count": found.total_count,
+            "subcategories": [],
+        }
+
+    roots = [node(category_id, name) for category_id, name in by_parent.get(None, ())]
+    level, frontier = 0, roots
+    while frontier and (max_level is None or level < max_level):
+        below = []
+        for parent in frontier:
+            children = parent["subcategories"]
+            for category_id, name in by_parent.get(parent["id"], ()):
+                children.append(node(category_id, name))
+            below += children
+        level, frontier = level + 1, below
     return roots
 
 
