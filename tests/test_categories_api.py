@@ -1,11 +1,18 @@
-"""GET /categories: the master tree, nested, cut at max_level."""
+"""GET /categories: the master tree (extended by migration 0003b), nested, cut at max_level."""
 
 import asyncio
 
 import pytest
 from sqlalchemy import text
 
-ROOTS = ["Action", "Drama", "Comedy", "Horror", "Science Fiction"]
+ROOTS = [(1, "Action"), (2, "Drama"), (3, "Comedy"), (4, "Horror"), (5, "Science Fiction")] + [
+    (26, "Animation"),
+    (27, "Documentary"),
+    (28, "Family"),
+    (29, "Fantasy"),
+    (30, "Mystery"),
+]
+CATEGORIES = 37
 
 
 def names(nodes) -> list[str]:
@@ -24,16 +31,16 @@ async def test_max_level_0_gives_roots_only(client):
     response = await client.get("/categories", params={"max_level": 0})
     assert response.status_code == 200
     tree = response.json()
-    assert [(n["id"], n["name"]) for n in tree] == list(enumerate(ROOTS, start=1))
+    assert [(n["id"], n["name"]) for n in tree] == ROOTS
     assert all(n["subcategories"] == [] for n in tree)
 
 
 async def test_max_level_1_adds_the_children(client):
     tree = (await client.get("/categories", params={"max_level": 1})).json()
     action = tree[0]
-    assert names(action["subcategories"]) == ["Thriller", "Adventure", "Martial Arts"]
+    assert names(action["subcategories"]) == ["Thriller", "Adventure", "Martial Arts", "Western"]
     assert all(child["subcategories"] == [] for child in action["subcategories"])
-    assert depth(tree) == 2 and count(tree) == 16
+    assert depth(tree) == 2 and count(tree) == 28
 
 
 async def test_a_max_level_deeper_than_the_tree_gives_the_whole_tree(client):
@@ -45,7 +52,7 @@ async def test_max_level_2_and_unlimited_give_the_whole_tree(client):
     level_2 = (await client.get("/categories", params={"max_level": 2})).json()
     unlimited = (await client.get("/categories")).json()
     assert level_2 == unlimited
-    assert count(unlimited) == 25 and depth(unlimited) == 3
+    assert count(unlimited) == CATEGORIES and depth(unlimited) == 3
     thriller = unlimited[0]["subcategories"][0]
     assert thriller == {
         "id": 6,
@@ -72,4 +79,4 @@ async def test_a_cycle_inserted_by_hand_does_not_hang_the_tree(client, connectio
     await connection.execute(text("UPDATE categories SET parent_id = 902 WHERE id = 901"))
     response = await asyncio.wait_for(client.get("/categories"), timeout=5)
     assert response.status_code == 200
-    assert count(response.json()) == 25
+    assert count(response.json()) == CATEGORIES

@@ -41,7 +41,7 @@ def test_reads_every_seed_field():
     assert row.data["movie_name"] == "Hài Hước Mỗi Ngày"
     assert row.data["genre"] == "Phim Hài, Phim Nhạc"
     assert row.data["genres"] == ["Phim Hài", "Phim Nhạc"]
-    assert row.data["genre_keys"] == ["phim hai", "phim nhac"]
+    assert row.data["genre_keys"] == [35, 10402]  # canonical genre ids
     assert row.data["year"] == 2025
     assert row.data["runtime"] == "64 phút/tập"
     assert row.data["runtime_minutes"] == 64

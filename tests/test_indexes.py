@@ -100,3 +100,13 @@ async def test_unfiltered_page_walks_the_primary_key(uow, sessions):
         explained = await plan(uow, "big", MovieFilters())
     no_sort(explained)
     assert "Index Scan using movies__big__" in explained, explained
+
+
+async def test_canonical_genre_filters_use_the_genre_index_on_50k_rows(uow, sessions):
+    await load(UnitOfWork(sessions), "large", 50_000)
+    async with uow:
+        for genre in ["35", "hai", "Phim Hài", "Comedy", "35,18", "35|18", "hai|Phim Kinh Dị,Phim Lãng Mạn"]:
+            for filters in (MovieFilters(genre=genre), MovieFilters(genre=genre, year=2001)):
+                explained = await plan(uow, "large", filters)
+                assert "Seq Scan" not in explained, (filters, explained)
+                assert "genre_keys" in explained, (filters, explained)

@@ -41,7 +41,8 @@ async def test_lists_movies_with_the_seed_fields(client, catalog):
         "poster_url": None,
         "backdrop_url": None,
         "tmdb_id": "10",
-        "category_id": None,
+        "category_id": 3,
+        "categories": [{"id": 3, "name": "Comedy"}, {"id": 32, "name": "Music"}],
         "genres": ["Phim Hài", "Phim Nhạc"],
         "runtime_minutes": 95,
         "runtime_per_episode": False,
@@ -68,7 +69,7 @@ async def test_tenant_can_come_from_query_or_header(client, catalog):
         ("Phim Nhạc", ["10"]),
         ("Sci-Fi & Fantasy", ["40"]),
         ("Phim", []),  # a genre matches whole, never as a substring
-        ("Phim Hài, Phim Nhạc", []),
+        ("Phim Hài, Phim Nhạc", ["10"]),  # a,b: both genres
     ],
 )
 async def test_genre_filter_matches_whole_names_ignoring_case_and_accents(client, catalog, genre, expected):

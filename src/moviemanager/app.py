@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from . import __version__
+from .categories.admin import admin_router as category_admin_router
 from .categories.router import router as categories_router
 from .config import Settings
 from .db import create_sessionmaker, open_database
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=app.state.settings.cors_origins,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["*"],
         expose_headers=["Link", "X-Total-Count", "X-Process-Time", "ETag"],
     )
@@ -57,4 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (movies_router, tenants_router, categories_router, health_router):
         app.include_router(router)
+    # Category administration changes the tree every tenant shares: it needs the write guard.
+    app.include_router(category_admin_router)
     return app

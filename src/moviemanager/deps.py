@@ -43,12 +43,24 @@ async def tenant_name(
     ] = None,
 ) -> str:
     """The tenant named by the X-Tenant header or the `tenant` parameter (FastAPI checks the pattern)."""
-    if x_tenant is not None and tenant is not None and x_tenant != tenant:
-        raise TenantConflict(f"X-Tenant header {x_tenant!r} and tenant parameter {tenant!r} differ")
-    name = x_tenant if x_tenant is not None else tenant
+    name = optional_tenant_name(x_tenant, tenant)
     if name is None:
         raise TenantMissing("Name the tenant with the X-Tenant header or the tenant query parameter")
     return name
+
+
+def optional_tenant_name(
+    x_tenant: Annotated[
+        str | None, Header(pattern=TENANT_NAME_PATTERN, description="The tenant (catalog) to use")
+    ] = None,
+    tenant: Annotated[
+        str | None, Query(pattern=TENANT_NAME_PATTERN, description="The tenant, when no X-Tenant header is sent")
+    ] = None,
+) -> str | None:
+    """The tenant named by the X-Tenant header or the `tenant` parameter, if any."""
+    if x_tenant is not None and tenant is not None and x_tenant != tenant:
+        raise TenantConflict(f"X-Tenant header {x_tenant!r} and tenant parameter {tenant!r} differ")
+    return x_tenant if x_tenant is not None else tenant
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]

@@ -76,6 +76,33 @@ class InvalidListing(DomainError):
     status_code = 400
 
 
+class CategoriesBusy(DomainError):
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Reloads are running and the category tree cannot change under them;"
+            " nothing was changed. Retry in a moment."
+        )
+
+
+class CategoryNotFound(DomainError):
+    status_code = 404
+
+    def __init__(self, category_id: int) -> None:
+        super().__init__(f"Category {category_id} not found")
+
+
+class CategoryConflict(DomainError):
+    """The change would break the tree (a cycle, a repeated name, orphaned subcategories)."""
+
+    status_code = 409
+
+
+class InvalidCategory(DomainError):
+    status_code = 422
+
+
 class ShrinkRefused(DomainError):
     status_code = 422
 

@@ -1,38 +1,125 @@
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from sqlalchemy import literal, select
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Category
+from ..errors import CategoriesBusy
+from ..models import Category, CategoryCount, Tenant, genre_categories, movie_categories
+from ..movies.bulk import LOCK_NOT_AVAILABLE, sqlstate
+from .counts import category_counts, counts_insert
+
+# Category administration waits this long for running imports, then answers 409.
+ADMIN_LOCK_TIMEOUT = "5s"
 
 
-@dataclass(frozen=True)
-class CategoryRow:
+class CategoryRow(Protocol):
     id: int
     parent_id: int | None
     name: str
-    level: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    movie_count: int
+    total_count: int
 
 
 class CategoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def tree(self, max_level: int | None = None) -> list[CategoryRow]:
-        """Every category reachable from a root, down to `max_level` (roots are level 0).
+    async def tree(self) -> Sequence[CategoryRow]:
+        """Every category, flat, by id; service.nested makes the tree (a recursive CTE walking down
+        100,000 nodes takes a second, the flat read 25 ms)."""
+        # The rows as they come: no copy into objects of our own.
+        return (
+            await self.session.execute(select(Category.id, Category.parent_id, Category.name).order_by(Category.id))
+        ).all()
 
-        One recursive query. It cannot loop: a node has one parent, so a node reachable from a root
-        is never part of a cycle, and a cycle inserted by hand is simply not reached.
-        """
-        roots = select(Category.id, Category.parent_id, Category.name, literal(0).label("level")).where(
-            Category.parent_id.is_(None)
+    async def stored_counts(self, tenant: str) -> dict[int, Counts]:
+        """The counts the last import (or category change) wrote for the tenant's movies."""
+        rows = await self.session.execute(
+            select(CategoryCount.category_id, CategoryCount.movie_count, CategoryCount.total_count).where(
+                CategoryCount.tenant == tenant
+            )
         )
-        tree = roots.cte("tree", recursive=True)
-        children = select(Category.id, Category.parent_id, Category.name, (tree.c.level + 1).label("level")).join(
-            tree, Category.parent_id == tree.c.id
+        return {category_id: Counts(movies, total) for category_id, movies, total in rows}
+
+    async def live_counts(self, tenant: str, conditions: list) -> dict[int, Counts]:
+        """The counts of the tenant's movies that meet `conditions` (MovieFilters'), computed now."""
+        # Planned for a million rows, the statement would be JIT-compiled first: 0.6 s, more than it runs.
+        await self.session.execute(text("SET LOCAL jit = off"))
+        rows = await self.session.execute(category_counts(tenant, conditions=conditions))
+        return {category_id: Counts(movies, total) for category_id, movies, total in rows}
+
+    # Administration. Imports hold SHARE on `categories` (lock_for_import): they read the genre
+    # mapping and write counts against the tree, so the tree must not change under them.
+
+    async def lock_for_import(self) -> dict[int, list[int]]:
+        """Keep the tree and the genre mapping as they are until commit; return the mapping (genre → categories)."""
+        await self.session.execute(text("LOCK TABLE categories IN SHARE MODE"))
+        rows = await self.session.execute(
+            select(genre_categories.c.genre_id, func.array_agg(genre_categories.c.category_id)).group_by(
+                genre_categories.c.genre_id
+            )
         )
-        if max_level is not None:
-            children = children.where(tree.c.level < max_level)
-        tree = tree.union_all(children)
-        rows = await self.session.execute(select(tree).order_by(tree.c.level, tree.c.id))
-        return [CategoryRow(*row) for row in rows]
+        return {genre: sorted(categories) for genre, categories in rows}
+
+    async def lock_for_change(self) -> None:
+        """Wait for running imports (briefly), and keep new imports and other changes out until commit."""
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(text(f"SET LOCAL lock_timeout = '{ADMIN_LOCK_TIMEOUT}'"))
+                await self.session.execute(text("LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE"))
+                await self.session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+        except DBAPIError as exc:
+            if sqlstate(exc) == LOCK_NOT_AVAILABLE:
+                raise CategoriesBusy() from None
+            raise
+
+    async def get(self, category_id: int) -> Category | None:
+        return await self.session.get(Category, category_id)
+
+    async def name_taken(self, name: str, *, other_than: int | None = None) -> bool:
+        statement = select(Category.id).where(Category.name == name)
+        if other_than is not None:
+            statement = statement.where(Category.id != other_than)
+        return (await self.session.scalar(statement)) is not None
+
+    async def add(self, name: str, parent_id: int | None) -> Category:
+        category = Category(name=name, parent_id=parent_id)
+        self.session.add(category)
+        await self.session.flush()
+        return category
+
+    async def ancestors(self, category_id: int) -> list[int]:
+        """The ids from `category_id` up to its root; stops at a cycle made by hand."""
+        up = select(Category.id, Category.parent_id).where(Category.id == category_id).cte("up", recursive=True)
+        parent = select(Category.id, Category.parent_id).join(up, Category.id == up.c.parent_id)
+        # UNION (not ALL) drops a row already found, so a hand-made cycle ends the walk.
+        up = up.union(parent)
+        return list(await self.session.scalars(select(up.c.id)))
+
+    async def has_children(self, category_id: int) -> bool:
+        return (
+            await self.session.scalar(select(Category.id).where(Category.parent_id == category_id).limit(1))
+        ) is not None
+
+    async def update(self, category_id: int, **values) -> None:
+        await self.session.execute(update(Category).where(Category.id == category_id).values(**values))
+
+    async def delete(self, category_id: int) -> None:
+        """The category, its genre mapping and its movie links (movies stay, in their other categories)."""
+        await self.session.execute(delete(movie_categories).where(movie_categories.c.category_id == category_id))
+        await self.session.execute(delete(genre_categories).where(genre_categories.c.category_id == category_id))
+        await self.session.execute(delete(Category).where(Category.id == category_id))
+
+    async def recount_every_tenant(self) -> None:
+        """Subtree totals change for every tenant when the tree does: rewrite all counts."""
+        await self.session.execute(delete(CategoryCount))
+        await self.session.execute(text("SET LOCAL jit = off"))  # see live_counts
+        for tenant in list(await self.session.scalars(select(Tenant.name).order_by(Tenant.name))):
+            await self.session.execute(counts_insert(tenant))

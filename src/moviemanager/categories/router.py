@@ -1,21 +1,44 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Depends, Query, Response
 
-from ..deps import UowDep
-from . import service
-from .schemas import CategoryNode
+from ..deps import UowDep, optional_tenant_name
+from ..errors import ErrorBody
+from ..movies.params import FiltersDep
+from . import genres_service, service
+from .schemas import CategoryNode, GenreRead
 
 router = APIRouter(tags=["categories"])
 
+OptionalTenantDep = Annotated[str | None, Depends(optional_tenant_name)]
 
-@router.get("/categories", response_model=list[CategoryNode])
+
+@router.get(
+    "/categories",
+    response_model=list[CategoryNode],  # documents the body; the nodes are serialised directly (see service)
+    responses={404: {"model": ErrorBody, "description": "Unknown tenant"}},
+)
 async def list_categories(
     uow: UowDep,
+    tenant: OptionalTenantDep,
+    filters: FiltersDep,
     max_level: Annotated[
         int | None,
         Query(ge=0, le=2**31 - 1, description="Deepest level to include; 0 = root categories only. Unset: all."),
     ] = None,
-) -> list[CategoryNode]:
-    """The category tree, nested through `subcategories`."""
-    return await service.category_tree(uow, max_level=max_level)
+) -> Response:
+    """The category tree, nested through `subcategories`.
+
+    With a tenant (X-Tenant or `tenant`), each node has `movie_count` (movies linked to it) and
+    `total_count` (distinct movies in its subtree), narrowed by the filters of GET /movies
+    (`genre`, `year`, `q`…), which apply only with a tenant.
+    """
+    tree = await service.category_tree(uow, max_level=max_level, tenant=tenant, filters=filters)
+    return Response(orjson.dumps(tree), media_type="application/json")
+
+
+@router.get("/genres", response_model=list[GenreRead], response_model_exclude_none=True)
+async def list_genres(uow: UowDep, tenant: OptionalTenantDep) -> list[GenreRead]:
+    """The canonical (TMDB) genres, with the tenant's movies of each when a tenant is given."""
+    return await genres_service.list_genres(uow, tenant)

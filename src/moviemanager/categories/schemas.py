@@ -4,4 +4,31 @@ from pydantic import BaseModel, Field
 class CategoryNode(BaseModel):
     id: int
     name: str
+    movie_count: int | None = Field(None, description="With a tenant: movies linked to this category itself")
+    total_count: int | None = Field(None, description="With a tenant: distinct movies in this category's subtree")
     subcategories: list["CategoryNode"] = Field(default_factory=list)
+
+
+class CategoryRead(BaseModel):
+    id: int
+    name: str
+    parent_id: int | None
+
+
+class CategoryCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    parent_id: int | None = Field(None, ge=1, le=2**31 - 1, description="Unset or null: a root category")
+
+
+class CategoryChange(BaseModel):
+    """Rename, move (re-parent), or both; `parent_id: null` makes the category a root."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    parent_id: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+class GenreRead(BaseModel):
+    id: int
+    name_en: str
+    name_vi: str
+    movie_count: int | None = Field(None, description="With a tenant: its movies of this genre")

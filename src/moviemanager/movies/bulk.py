@@ -5,6 +5,10 @@ as a plain table (COPY FREEZE with no index, then every index of `movies` built 
 the end of the same transaction, drops the old partition and attaches the new one. Readers see the
 old set until commit, and the old rows leave with their table: no dead tuples, no VACUUM debt.
 
+The tenant's movie↔category links (`movie_categories`, partitioned the same way) are built from
+the new partition in the same transaction and swapped with it, and the tenant's category counts
+rewritten from them.
+
 Locks: only the swap touches `movies` itself (ACCESS EXCLUSIVE for the DROP, held until commit,
 so it comes last); everything before works on the tenant's own tables, so reloads of different
 tenants never wait for each other's COPY.
@@ -17,14 +21,17 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Integer, Text, column, table, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..categories.counts import LINKS_FROM_MOVIES, counts_insert
 from ..errors import CatalogBusy
 from .copy_format import COPY_COLUMNS
 
 PARTITION_PREFIX = "movies__"
+LINKS_PARTITION_PREFIX = "movie_categories__"
+LINK_COLUMNS = ["tenant", "tmdb_id", "category_id"]
 # The swap's lock waits (see swap): short, retried, then 409 rather than stalling every reader.
 TENANT_LOCK_TIMEOUT = "1s"
 SHARED_LOCK_TIMEOUT = "200ms"
@@ -45,7 +52,7 @@ class Diff:
     unchanged: int
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
+def sqlstate(exc: DBAPIError) -> str | None:
     return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig.__cause__, "sqlstate", None)
 
 
@@ -67,17 +74,21 @@ class BulkMovies:
     async def _run(self, sql: str, **params: Any) -> Any:
         return await self.session.execute(text(sql), params)
 
-    async def current_partition(self) -> str | None:
+    async def current_partition(self, parent: str = "movies") -> str | None:
         result = await self._run(
             """
             SELECT child.relname FROM pg_inherits
             JOIN pg_class child ON child.oid = pg_inherits.inhrelid
-            WHERE pg_inherits.inhparent = 'movies'::regclass
+            WHERE pg_inherits.inhparent = CAST(:parent AS regclass)
               AND pg_get_expr(child.relpartbound, child.oid) = format('FOR VALUES IN (%L)', CAST(:tenant AS text))
             """,
+            parent=parent,
             tenant=self.tenant,
         )
         return result.scalar()
+
+    async def current_links(self) -> str | None:
+        return await self.current_partition("movie_categories")
 
     async def create_table(self, *, temporary: bool = False) -> str:
         """A new, empty, unindexed table shaped like `movies`, for this tenant's rows only."""
@@ -100,6 +111,48 @@ class BulkMovies:
             f"CREATE {kind} {_quoted(name)} ({definitions}, CHECK (tenant = {_literal(self.tenant)})){on_commit}"
         )
         return name
+
+    async def create_links(self, movies: str, files: Sequence[str] | None = None) -> str:
+        """The tenant's next movie_categories partition, indexed: COPYed from the parsers' `files`
+        (see parse_workers.LinkPlan), or without them derived from the movies in `movies`."""
+        name = f"{LINKS_PARTITION_PREFIX}{self.tenant[:30]}__{secrets.token_hex(4)}"
+        await self._run(
+            f"CREATE TABLE {_quoted(name)} (tenant text NOT NULL, tmdb_id bigint NOT NULL,"
+            f" category_id integer NOT NULL, CHECK (tenant = {_literal(self.tenant)}))"
+        )
+        if files is None:
+            await self.add_links(name, movies)
+        else:
+            raw = (await (await self.session.connection()).get_raw_connection()).driver_connection
+            for path in files:
+                await raw.copy_to_table(name, source=path, columns=LINK_COLUMNS, format="text", freeze=True)
+        await self._run(f"ALTER TABLE {_quoted(name)} ADD PRIMARY KEY (tenant, tmdb_id, category_id)")
+        await self.add_other_indexes(name, parent="movie_categories")
+        await self.analyze(name)
+        return name
+
+    async def add_links(self, links: str, movies: str) -> None:
+        """Link the movies in `movies` to the categories of their canonical genres."""
+        # The DISTINCT in memory; no JIT: the planner expects 100 genres a movie, and compiling
+        # for that estimate costs more than the statement (0.6 s).
+        await self._run(f"SET LOCAL work_mem = '{INDEX_BUILD_MEMORY}'")
+        await self._run("SET LOCAL jit = off")
+        await self._run(LINKS_FROM_MOVIES.format(links=_quoted(links), movies=_quoted(movies)))
+        await self._run("SET LOCAL work_mem = DEFAULT")
+        await self._run("SET LOCAL jit = DEFAULT")
+
+    async def relink(self, links: str, staging: str) -> None:
+        """Merge mode: the links of the movies in `staging` replaced by those of their new genres."""
+        await self._run(f"DELETE FROM {_quoted(links)} WHERE tmdb_id IN (SELECT tmdb_id FROM {_quoted(staging)})")
+        await self.add_links(links, staging)
+
+    async def write_counts(self, links: str, sets: dict[tuple[int, ...], int] | None = None) -> None:
+        """The tenant's category counts (in the import's transaction), from its links in `links`,
+        or from the movies per set of categories the parsers counted."""
+        await self._run("DELETE FROM category_counts WHERE tenant = :tenant", tenant=self.tenant)
+        await self._run("SET LOCAL jit = off")  # see add_links
+        partition = table(links, column("tenant", Text), column("tmdb_id", BigInteger), column("category_id", Integer))
+        await self.session.execute(counts_insert(self.tenant, partition, sets))
 
     async def copy(self, table: str, chunks: AsyncIterable[bytes]) -> None:
         """COPY text-format rows in; FREEZE, as the table is new in this transaction (no VACUUM later)."""
@@ -160,14 +213,15 @@ class BulkMovies:
         )
         return result.rowcount
 
-    async def add_other_indexes(self, table: str) -> None:
-        """Every index `movies` has, built in bulk; ATTACH PARTITION adopts them as they match."""
+    async def add_other_indexes(self, table: str, *, parent: str = "movies") -> None:
+        """Every index `parent` has, built in bulk; ATTACH PARTITION adopts them as they match."""
         await self._run(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
         definitions = await self._run(
             """
             SELECT pg_get_indexdef(indexrelid) FROM pg_index
-            WHERE indrelid = 'movies'::regclass AND NOT indisprimary
-            """
+            WHERE indrelid = CAST(:parent AS regclass) AND NOT indisprimary
+            """,
+            parent=parent,
         )
         for definition in definitions.scalars().all():
             match = INDEX_DEFINITION.match(definition)
@@ -197,31 +251,36 @@ class BulkMovies:
         )
         return Diff(*result.one())
 
-    async def swap(self, old: str | None, new: str) -> None:
-        """Make `new` the tenant's partition, dropping `old`.
+    async def swap(self, old: str | None, new: str, old_links: str | None, new_links: str) -> None:
+        """Make `new` and `new_links` the tenant's partitions of movies and movie_categories, dropping the old ones.
 
-        Locks in two steps, each with a short timeout and retried: first the old partition (waits
-        only for this tenant's readers), then `movies` itself, which every query passes through.
-        While a lock request waits, queries queue behind it, so no wait may be long.
+        Locks in two steps, each with a short timeout and retried: first the old partitions (waits
+        only for this tenant's readers), then the parents, which every query passes through. While
+        a lock request waits, queries queue behind it, so no wait may be long. Every swap takes its
+        locks in the same order (movies before movie_categories), so two never deadlock.
         """
+        olds = [table for table in (old, old_links) if table is not None]
         for attempt in range(1, SWAP_ATTEMPTS + 1):
             try:
                 async with self.session.begin_nested():
-                    if old is not None:
-                        await self._run(f"SET LOCAL lock_timeout = '{TENANT_LOCK_TIMEOUT}'")
-                        await self._run(f"LOCK TABLE {_quoted(old)} IN ACCESS EXCLUSIVE MODE")
-                        await self._run(f"SET LOCAL lock_timeout = '{SHARED_LOCK_TIMEOUT}'")
-                        await self._run("LOCK TABLE ONLY movies IN ACCESS EXCLUSIVE MODE")  # for the DROP
-                        await self._run(f"DROP TABLE {_quoted(old)}")
-                    else:
-                        await self._run(f"SET LOCAL lock_timeout = '{SHARED_LOCK_TIMEOUT}'")
-                    await self._run(
-                        f"ALTER TABLE movies ATTACH PARTITION {_quoted(new)} FOR VALUES IN ({_literal(self.tenant)})"
-                    )
+                    await self._run(f"SET LOCAL lock_timeout = '{TENANT_LOCK_TIMEOUT}'")
+                    for table in olds:
+                        await self._run(f"LOCK TABLE {_quoted(table)} IN ACCESS EXCLUSIVE MODE")
+                    await self._run(f"SET LOCAL lock_timeout = '{SHARED_LOCK_TIMEOUT}'")
+                    if olds:
+                        # For the DROPs; movies first, as every swap does.
+                        await self._run("LOCK TABLE ONLY movies, movie_categories IN ACCESS EXCLUSIVE MODE")
+                    for table in olds:
+                        await self._run(f"DROP TABLE {_quoted(table)}")
+                    for parent, table in (("movies", new), ("movie_categories", new_links)):
+                        await self._run(
+                            f"ALTER TABLE {parent} ATTACH PARTITION {_quoted(table)}"
+                            f" FOR VALUES IN ({_literal(self.tenant)})"
+                        )
                     await self._run("SET LOCAL lock_timeout = DEFAULT")
                 return
             except DBAPIError as exc:
-                if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                if sqlstate(exc) != LOCK_NOT_AVAILABLE:
                     raise
             await asyncio.sleep(0.05 * attempt)
         raise CatalogBusy(self.tenant)

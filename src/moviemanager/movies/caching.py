@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 # Caches may store a response but must revalidate it every time (cheap: a 304 reads no movie).
 CACHE_CONTROL = "private, no-cache"
-# The tenant may come from this header; a shared cache must key on it.
-VARY = "X-Tenant"
+# The tenant may come from this header, the genres' language from the other; a shared cache must key on both.
+VARY = "X-Tenant, Accept-Language"
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class NotModified(Exception):
         self.etag = etag
 
 
-def request_key(tenant: str, path: str, query: list[tuple[str, str]]) -> str:
+def request_key(tenant: str, path: str, query: list[tuple[str, str]], language: str | None = None) -> str:
     """Equal for requests that must get the same body; the parameters' order does not matter."""
     pairs = sorted((name, value) for name, value in query if name != "tenant")
-    return f"{tenant}|{path}|{pairs!r}"
+    return f"{tenant}|{language}|{path}|{pairs!r}"

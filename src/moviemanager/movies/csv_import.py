@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
 from .encodings import decode_lines
 from .formulas import unescape_formula
-from .genres import genre_key, split_genres
+from .genres import genre_keys, split_genres
 from .search import search_fields
 
 # CSV header → key in the stored movie data (and the API field of the same name).
@@ -310,7 +310,7 @@ def _convert_genre(value: str, data: dict[str, Any]) -> None:
     genres = split_genres(value)
     data["genre"] = value or None
     data["genres"] = genres
-    data["genre_keys"] = [genre_key(genre) for genre in genres]
+    data["genre_keys"] = genre_keys(genres)  # canonical ids; the parser tallies unknown names
 
 
 CONVERTERS: dict[str, Converter] = {

@@ -6,6 +6,8 @@ file's size. Everything happens in one transaction; the report is built only aft
 
 import heapq
 import logging
+import shutil
+import tempfile
 from array import array
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
@@ -16,7 +18,8 @@ from ..uow import UnitOfWork
 from .bulk import BulkMovies, Diff
 from .csv_import import duplicate_problem
 from .encodings import check_encoding
-from .row_stream import OnError, Progress, Tally, row_stream
+from .parse_workers import LinkPlan
+from .row_stream import OnError, Progress, RowStream, Tally, row_stream
 from .schemas import ImportReport
 
 log = logging.getLogger(__name__)
@@ -57,8 +60,25 @@ async def import_catalog(
         check_encoding(options.encoding)  # before any work, whichever door the options came through
     clock = _PhaseClock()
     stream = row_stream(source, tenant, options.on_error, options.encoding, progress)
+    links_dir = tempfile.mkdtemp(prefix="moviemanager-links-")
+    try:
+        return await _import(uow, tenant, options, stream, links_dir, clock, source_name)
+    finally:
+        shutil.rmtree(links_dir, ignore_errors=True)
+
+
+async def _import(
+    uow: UnitOfWork,
+    tenant: str,
+    options: ImportOptions,
+    stream: RowStream,
+    links_dir: str,
+    clock: "_PhaseClock",
+    source_name: str,
+) -> ImportReport:
     async with uow:
         await uow.tenants.add_and_lock(tenant)
+        stream.links = LinkPlan(links_dir, await uow.categories.lock_for_import())
         bulk = uow.bulk_movies(tenant)
         old = await bulk.current_partition()
         replacing = options.mode == "replace" or old is None
@@ -89,13 +109,24 @@ async def import_catalog(
                 clock.mark("indexes")
                 await bulk.analyze(new)
                 clock.mark("analyze")
-                await bulk.swap(old, new)
+                # The parsers' link rows and counts hold for the file's rows; repeats removed since
+                # would make them wrong, so then both are derived from the table instead.
+                tallied = tally.duplicates == 0
+                links = await bulk.create_links(new, tally.link_files if tallied else None)
+                clock.mark("categories")
+                await bulk.swap(old, new, await bulk.current_links(), links)
+                await bulk.write_counts(links, tally.category_sets if tallied else None)
             else:
                 await bulk.upsert(new, old)
+                links = await bulk.current_links()
+                await bulk.relink(links, new)
+                clock.mark("categories")
+                await bulk.write_counts(links)
             await uow.tenants.new_data_version(tenant)  # invalidates the tenant's ETags, at commit
             await uow.commit()
             clock.mark("write_and_commit")
 
+    warnings = sorted([*tally.warnings, *tally.genre_warnings()], key=lambda w: w.line)
     elapsed = clock.total()
     log.info("import into %s: %d rows in %.1f s %s", tenant, loaded, elapsed, clock.phases_ms)
     return ImportReport(
@@ -115,8 +146,8 @@ async def import_catalog(
         phases_ms=clock.phases_ms,
         error_count=tally.problem_count,
         errors=[asdict(problem) for problem in sorted(tally.problems, key=lambda p: p.line)],
-        warning_count=tally.warning_count,
-        warnings=[asdict(warning) for warning in tally.warnings],
+        warning_count=tally.warning_count + len(tally.unknown_genres),
+        warnings=[asdict(warning) for warning in warnings[:MAX_REPORTED_PROBLEMS]],
     )
 
 

@@ -3,18 +3,27 @@
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Header, Query
 
 from ..errors import InvalidListing
+from .genres import Language, preferred_language
 from .repository import MovieFilters
 from .search import query_words, tsquery_text
 
 MAX_QUERY_CHARS = 200
+GENRE_DESCRIPTION = (
+    "A genre id or name, English or Vietnamese, with or without accents (35, Comedy, Phim Hài, hai);"
+    " `a,b`: all of them, `a|b`: any of them"
+)
+LANGUAGE_DESCRIPTION = "vi or en: the language of the canonical genre names in `genres`; otherwise as written"
 
 
 async def movie_filters(
-    genre: Annotated[str | None, Query(description="One genre name, matched whole, ignoring case and accents")] = None,
+    genre: Annotated[str | None, Query(description=GENRE_DESCRIPTION)] = None,
     year: Annotated[int | None, Query(description="Release year")] = None,
+    category: Annotated[
+        int | None, Query(description="A category id: movies in it or in any category below it")
+    ] = None,
     year_from: Annotated[int | None, Query(ge=0, le=9999, description="Released in this year or later")] = None,
     year_to: Annotated[int | None, Query(ge=0, le=9999, description="Released in this year or earlier")] = None,
     rating_gte: Annotated[float | None, Query(ge=0, le=10, description="Rating at least this (0–10)")] = None,
@@ -44,7 +53,15 @@ async def movie_filters(
         rating_lte=None if rating_lte is None else Decimal(repr(rating_lte)),
         runtime_lte=runtime_lte,
         search=search,
+        category=category,
     )
 
 
+async def response_language(
+    accept_language: Annotated[str | None, Header(description=LANGUAGE_DESCRIPTION)] = None,
+) -> Language | None:
+    return preferred_language(accept_language)
+
+
 FiltersDep = Annotated[MovieFilters, Depends(movie_filters)]
+LanguageDep = Annotated[Language | None, Depends(response_language)]

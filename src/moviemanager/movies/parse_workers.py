@@ -8,10 +8,12 @@ descriptor FD (ENCODING empty: sniffed), and writes framed messages to standard 
 comes last so that the parent can look for it while the child starts (imports take a second).
 """
 
+import json
 import os
 import pickle
 import struct
 import sys
+import tempfile
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +46,11 @@ class Tally:
     warnings: list[CsvWarning] = field(default_factory=list)
     warning_count: int = 0
     file_problem: FileProblem | None = None
+    # Genre names no canonical genre has, by key: [first line, rows, the name as first written].
+    unknown_genres: dict[str, list] = field(default_factory=dict)
+    # With a LinkPlan: files of movie↔category rows (COPY text), and movies per set of categories.
+    link_files: list[str] = field(default_factory=list)
+    category_sets: dict[tuple[int, ...], int] = field(default_factory=dict)
     _last_skipped_line: int = 0
 
     def problem(self, problem: CsvProblem) -> None:
@@ -67,6 +74,25 @@ class Tally:
         if len(self.warnings) < MAX_REPORTED_PROBLEMS:
             self.warnings.append(warning)
 
+    def unknown_genre(self, key: str, name: str, line: int) -> None:
+        seen = self.unknown_genres.get(key)
+        if seen is None:
+            self.unknown_genres[key] = [line, 1, name]
+        else:
+            seen[1] += 1
+
+    def genre_warnings(self) -> list[CsvWarning]:
+        """One warning per unknown genre name, however many rows have it."""
+        return [
+            CsvWarning(
+                line,
+                "Genre",
+                name,
+                f"Unknown genre {name!r} ({rows} row{'s' * (rows != 1)}): kept as written, in no category",
+            )
+            for line, rows, name in sorted(self.unknown_genres.values())
+        ]
+
     def add_part(self, later: "Tally") -> None:
         """Count in what the parser of the next part of the file saw (its lines came with its chunks)."""
         self.skipped += later.skipped
@@ -75,9 +101,78 @@ class Tally:
         self.warning_count += later.warning_count
         self.warnings.extend(later.warnings[: MAX_REPORTED_PROBLEMS - len(self.warnings)])
         self.file_problem = later.file_problem
+        for key, (line, rows, name) in later.unknown_genres.items():
+            seen = self.unknown_genres.setdefault(key, [line, 0, name])
+            seen[1] += rows
+        self.link_files += later.link_files
+        for categories, movies in later.category_sets.items():
+            self.category_sets[categories] = self.category_sets.get(categories, 0) + movies
 
     def invalid_csv(self) -> InvalidCsv:
         return InvalidCsv(sorted(self.problems, key=lambda p: p.line), self.problem_count)
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """Where the parsers write the movie↔category rows, and the genre → categories mapping they use.
+
+    The importer reads the mapping under a lock that keeps it fixed until commit (see
+    CategoryRepository.lock_for_import), so the rows written here are the ones SQL would derive.
+    """
+
+    directory: str
+    genre_categories: dict[int, list[int]]
+
+    def encode(self) -> str:
+        return json.dumps([self.directory, self.genre_categories])
+
+    @classmethod
+    def decode(cls, text: str) -> "LinkPlan":
+        directory, mapping = json.loads(text)
+        return cls(directory, {int(genre): categories for genre, categories in mapping.items()})
+
+
+class _LinkWriter:
+    """Writes each movie's category rows to a file of its own parser, and counts movies per set.
+
+    Movies share a few hundred distinct genre lists: what a list means (its categories, the
+    bytes of its rows, whether it names an unknown genre) is worked out once per list.
+    """
+
+    def __init__(self, plan: LinkPlan, tenant: bytes, tally: Tally) -> None:
+        self.mapping = plan.genre_categories
+        self.tenant = tenant
+        self.tally = tally
+        fd, path = tempfile.mkstemp(prefix="links-", dir=plan.directory)
+        self.file = os.fdopen(fd, "wb", buffering=1 << 20)
+        tally.link_files.append(path)
+        self._lists: dict[tuple, tuple[tuple[int, ...], bytes, int, bool]] = {}
+        self._movies: dict[tuple, int] = {}  # by genre list
+
+    def add(self, tmdb_id: int, keys: list) -> bool:
+        """Write the movie's rows; True when its genres name an unknown genre."""
+        genres = tuple(keys)
+        known = self._lists.get(genres)
+        if known is None:
+            known = self._lists[genres] = self._meaning(genres)
+        categories, template, rows, unknown = known
+        if rows:
+            self._movies[genres] = self._movies.get(genres, 0) + 1
+            self.file.write(template % ((tmdb_id,) * rows))
+        return unknown
+
+    def _meaning(self, genres: tuple) -> tuple[tuple[int, ...], bytes, int, bool]:
+        found = {c for key in genres if type(key) is int for c in self.mapping.get(key, ())}
+        categories = tuple(sorted(found))
+        template = b"".join(b"%s\t%%d\t%d\n" % (self.tenant, category) for category in categories)
+        return categories, template, len(categories), any(type(key) is str for key in genres)
+
+    def close(self) -> None:
+        self.file.close()
+        sets = self.tally.category_sets
+        for genres, movies in self._movies.items():
+            categories = self._lists[genres][0]
+            sets[categories] = sets.get(categories, 0) + movies
 
 
 def produce(
@@ -90,12 +185,34 @@ def produce(
     *,
     header: list[str] | None = None,
     first_line: int = 1,
+    links: LinkPlan | None = None,
 ) -> Tally:
     """Parse the file, `send` COPY chunks (it returns False to stop early), and tally the rest.
 
     `header` and `first_line` are for a part of the file that starts mid-file (see parse_movies).
+    With `links`, also write each movie's categories (see LinkPlan).
     """
     tally = Tally()
+    link_writer = None if links is None else _LinkWriter(links, tenant.encode(), tally)
+    try:
+        return _produce(source, tenant, on_error, encoding, send, progress, header, first_line, tally, link_writer)
+    finally:
+        if link_writer is not None:
+            link_writer.close()
+
+
+def _produce(
+    source: BinaryIO,
+    tenant: str,
+    on_error: OnError,
+    encoding: str | None,
+    send: Send,
+    progress: Progress | None,
+    header: list[str] | None,
+    first_line: int,
+    tally: Tally,
+    link_writer: "_LinkWriter | None",
+) -> Tally:
     bytes_read = 0
 
     def count_bytes(total: int) -> None:
@@ -112,6 +229,12 @@ def produce(
         if isinstance(item, MovieRow):
             if not writing:
                 continue
+            keys = item.data.get("genre_keys", ())
+            unknown = link_writer.add(item.tmdb_id, keys) if link_writer is not None else True
+            if unknown:
+                for key, name in zip(keys, item.data.get("genres", ()), strict=True):
+                    if type(key) is str:
+                        tally.unknown_genre(key, name, item.line)
             line = copy_line(tenant_bytes, item.tmdb_id, item.data)
             buffer.append(line)
             size += len(line)
@@ -143,9 +266,11 @@ ROW_COUNT = struct.Struct("!I")
 PROGRESS_COUNTS = struct.Struct("!QQ")
 
 
-def child_arguments(fd: int, tenant: str, on_error: OnError, encoding: str | None) -> list[str]:
+def child_arguments(
+    fd: int, tenant: str, on_error: OnError, encoding: str | None, links: LinkPlan | None = None
+) -> list[str]:
     """The command line of a child process that parses a range of the file open on `fd`."""
-    return [str(fd), tenant, on_error, encoding or ""]
+    return [str(fd), tenant, on_error, encoding or "", links.encode() if links is not None else ""]
 
 
 def split_chunk(payload: bytes) -> tuple[memoryview, bytes]:
@@ -159,9 +284,10 @@ def _child_main(argv: list[str]) -> int:
     # Yield the CPU to the server's requests and to PostgreSQL when they want it: an import is a
     # batch job, a page of movies is somebody waiting. Alone on the machine it loses nothing.
     os.nice(PARSER_NICENESS)
-    fd_text, tenant, on_error, encoding_text = argv
+    fd_text, tenant, on_error, encoding_text, links_text = argv
     fd = int(fd_text)
     encoding = encoding_text or None
+    links = LinkPlan.decode(links_text) if links_text else None
     part = ByteRange.decode(sys.stdin.buffer.readline())
     out = sys.stdout.buffer
 
@@ -178,7 +304,7 @@ def _child_main(argv: list[str]) -> int:
         write(PROGRESS, PROGRESS_COUNTS.pack(rows, bytes_read))
 
     try:
-        tally = _parse_part(fd, part, tenant, on_error, encoding, send, progress)
+        tally = _parse_part(fd, part, tenant, on_error, encoding, send, progress, links)
     except InvalidCsv as exc:
         write(FAILED, pickle.dumps(exc))
     else:
@@ -189,7 +315,14 @@ def _child_main(argv: list[str]) -> int:
 
 
 def _parse_part(
-    fd: int, part: ByteRange, tenant: str, on_error: OnError, encoding: str | None, send: Send, progress: Progress
+    fd: int,
+    part: ByteRange,
+    tenant: str,
+    on_error: OnError,
+    encoding: str | None,
+    send: Send,
+    progress: Progress,
+    links: LinkPlan | None,
 ) -> Tally:
     header = None
     if part.first_line > 1:
@@ -198,7 +331,9 @@ def _parse_part(
         if isinstance(header, CsvProblem):
             return Tally()
     source = RangeReader(fd, part)
-    return produce(source, tenant, on_error, encoding, send, progress, header=header, first_line=part.first_line)
+    return produce(
+        source, tenant, on_error, encoding, send, progress, header=header, first_line=part.first_line, links=links
+    )
 
 
 if __name__ == "__main__":

@@ -9,24 +9,30 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     column,
+    exists,
     false,
     func,
     literal,
+    literal_column,
+    or_,
     select,
     table,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
+from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.selectable import NamedFromClause
 
-from ..models import Movie
+from ..models import Category, Movie, movie_categories
 from .bulk import BulkMovies
 from .csv_import import RUNTIME_RANGE, YEAR_RANGE
 from .explain import Explain
 from .facets import facets_statement
-from .genres import genre_key
+from .genres import canonical_genre, genre_key
 from .ordering import GENRE_KEYS, RATING, RUNTIME, SEARCH_VECTOR, YEAR, Order, tsquery
+
+MAX_CATEGORY_ID = 2**31 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +45,7 @@ class MovieFilters:
     rating_lte: Decimal | None = None
     runtime_lte: int | None = None
     search: str | None = None  # a tsquery text (see search.tsquery_text), not the words typed
+    category: int | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         # Each filter matches an expression index of migrations 0002/0004 (runtime is only checked).
@@ -46,7 +53,7 @@ class MovieFilters:
         if self.genre:
             if "\x00" in self.genre:
                 return [false()]  # no stored genre holds a NUL, and PostgreSQL JSONB cannot either
-            conditions.append(GENRE_KEYS.contains([genre_key(self.genre)]))
+            conditions.append(_genre_condition(self.genre))
         if self.year is not None:
             if not YEAR_RANGE[0] <= self.year <= YEAR_RANGE[1]:
                 return [false()]  # no stored movie has such a year, and it may not fit an integer
@@ -64,11 +71,48 @@ class MovieFilters:
             conditions.append(RUNTIME.between(0, min(self.runtime_lte, RUNTIME_RANGE[1])))
         if self.search is not None:
             conditions.append(SEARCH_VECTOR.op("@@")(tsquery(self.search)))
+        if self.category is not None:
+            if not 0 < self.category <= MAX_CATEGORY_ID:
+                return [false()]
+            conditions.append(_in_category(self.category))
         return conditions
 
     def canonical(self) -> bytes:
         """The filters as bytes, equal for equal filters (cursors are bound to them)."""
         return orjson.dumps({name: str(value) for name, value in vars(self).items() if value is not None})
+
+
+def _genre_condition(value: str) -> ColumnElement[bool]:
+    """`a,b`: all of them, `a|b`: any of them (as TMDB's with_genres), each an id or a name.
+
+    A canonical genre is matched by its id; another name by its key, as the importer keeps unknown
+    names (see genres.genre_keys). One containment test per alternative, on the GIN index.
+    """
+    alternatives = []
+    for alternative in value.split("|"):
+        terms = [term for term in alternative.split(",") if term.strip()]
+        if terms:
+            keys = [canonical_genre(term) or genre_key(term) for term in terms]
+            alternatives.append(GENRE_KEYS.contains(keys))
+    return or_(*alternatives) if alternatives else false()
+
+
+def _in_category(category_id: int) -> ColumnElement[bool]:
+    """Linked to the category or to any category below it."""
+    subtree = select(Category.id, array([Category.id]).label("path")).where(Category.id == category_id)
+    subtree = subtree.cte("subtree", recursive=True)
+    # The path stops the walk at a cycle inserted by hand.
+    children = (
+        select(Category.id, func.array_append(subtree.c.path, Category.id))
+        .join(subtree, Category.parent_id == subtree.c.id)
+        .where(func.array_position(subtree.c.path, Category.id).is_(None))
+    )
+    subtree = subtree.union_all(children)
+    return exists().where(
+        movie_categories.c.tenant == literal_column("movies.tenant"),
+        movie_categories.c.tmdb_id == literal_column("movies.tmdb_id"),
+        movie_categories.c.category_id.in_(select(subtree.c.id)),
+    )
 
 
 class MovieRepository:
@@ -79,7 +123,7 @@ class MovieRepository:
         self.tenant = tenant
 
     async def get(self, tmdb_id: int) -> Movie | None:
-        return await self.session.get(Movie, (self.tenant, tmdb_id))
+        return await self.session.get(Movie, (self.tenant, tmdb_id), options=[selectinload(Movie.categories)])
 
     def list_statement(
         self, filters: MovieFilters, order: Order | None = None, *, limit: int, offset: int = 0, after: tuple = ()
@@ -87,7 +131,11 @@ class MovieRepository:
         """Movies, with their sort key as a second column; `after`: the (key, tmdb_id) a page ended at."""
         key = order.key if order is not None and order.key is not None else Movie.tmdb_id
         descending = order is not None and order.descending
-        statement = select(Movie, key.label("sort_key")).where(Movie.tenant == self.tenant, *filters.conditions())
+        statement = (
+            select(Movie, key.label("sort_key"))
+            .options(selectinload(Movie.categories))  # one more statement per page, whatever its size
+            .where(Movie.tenant == self.tenant, *filters.conditions())
+        )
         if after:
             last_key, last_id = after
             if key is Movie.tmdb_id:

@@ -12,9 +12,10 @@ from ..uow import UnitOfWork
 from . import service
 from .caching import CACHE_CONTROL, VARY, Conditional, NotModified, request_key
 from .export import export_catalog
+from .genres import Language
 from .importer import ImportOptions, Mode, OnError
 from .ordering import Sort
-from .params import FiltersDep
+from .params import FiltersDep, LanguageDep
 from .repository import MovieFilters
 from .schemas import Facets, ImportReport, MovieRead
 
@@ -56,6 +57,7 @@ async def list_movies(
     tenant: TenantDep,
     cursors: CursorsDep,
     filters: FiltersDep,
+    language: LanguageDep,
     sort: Annotated[
         Sort | None,
         Query(description="Order; `-` descends. Default: `relevance` with q, else `tmdb_id`. Ties go by TMDB id"),
@@ -87,7 +89,12 @@ async def list_movies(
     listing = service.Listing(filters=filters, sort=sort, limit=limit, offset=offset, cursor=cursor, count=count)
     try:
         page = await service.list_movies(
-            uow, tenant, listing, cursors=cursors, conditional=_conditional(request, tenant)
+            uow,
+            tenant,
+            listing,
+            cursors=cursors,
+            conditional=_conditional(request, tenant, language),
+            language=language,
         )
     except NotModified as exc:
         return _not_modified(exc.etag)
@@ -112,8 +119,8 @@ async def movie_facets(request: Request, uow: UowDep, tenant: TenantDep, filters
     return _json(body, etag)
 
 
-def _conditional(request: Request, tenant: str) -> Conditional:
-    key = request_key(tenant, request.url.path, request.query_params.multi_items())
+def _conditional(request: Request, tenant: str, language: Language | None = None) -> Conditional:
+    key = request_key(tenant, request.url.path, request.query_params.multi_items(), language)
     return Conditional(key, request.headers.get("if-none-match"))
 
 
@@ -151,10 +158,12 @@ async def _chained(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
 
 
 @router.get("/movies/{tmdb_id}", response_model=MovieRead, responses={**TENANT_ERRORS, 304: NOT_MODIFIED})
-async def get_movie(request: Request, tmdb_id: str, uow: UowDep, tenant: TenantDep) -> Response:
+async def get_movie(request: Request, tmdb_id: str, uow: UowDep, tenant: TenantDep, language: LanguageDep) -> Response:
     """One movie of the tenant, by TMDB id; ETag and If-None-Match as for GET /movies."""
     try:
-        etag, movie = await service.get_movie(uow, tenant, tmdb_id, conditional=_conditional(request, tenant))
+        etag, movie = await service.get_movie(
+            uow, tenant, tmdb_id, conditional=_conditional(request, tenant, language), language=language
+        )
     except NotModified as exc:
         return _not_modified(exc.etag)
     return _json(movie, etag)

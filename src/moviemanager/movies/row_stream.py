@@ -27,6 +27,7 @@ from .parse_workers import (
     FRAME,
     PROGRESS,
     PROGRESS_COUNTS,
+    LinkPlan,
     OnError,
     Progress,
     Tally,
@@ -51,6 +52,7 @@ class RowStream:
         self.on_error = on_error
         self.encoding = encoding
         self.progress = progress
+        self.links: LinkPlan | None = None  # set before chunks() to have movie↔category rows written
         self.tally = Tally()
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._stop = threading.Event()
@@ -69,7 +71,9 @@ class RowStream:
 
     def _produce(self) -> Tally:
         try:
-            return produce(self.source, self.tenant, self.on_error, self.encoding, self._send, self.progress)
+            return produce(
+                self.source, self.tenant, self.on_error, self.encoding, self._send, self.progress, links=self.links
+            )
         finally:
             self._send(None)
 
@@ -183,7 +187,7 @@ class ProcessRowStream(RowStream):
             sys.executable,
             "-m",
             parse_workers.__name__,
-            *child_arguments(fd, self.tenant, self.on_error, self.encoding),
+            *child_arguments(fd, self.tenant, self.on_error, self.encoding, self.links),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             pass_fds=[fd],

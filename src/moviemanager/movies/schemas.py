@@ -4,6 +4,12 @@ from pydantic import BaseModel, Field
 
 from ..errors import CsvProblemBody
 from ..models import Movie
+from .genres import Language, localized_genres
+
+
+class CategoryRef(BaseModel):
+    id: int
+    name: str
 
 
 class MovieRead(BaseModel):
@@ -21,15 +27,22 @@ class MovieRead(BaseModel):
     poster_url: str | None = None
     backdrop_url: str | None = None
     tmdb_id: str
-    category_id: int | None = None
-    genres: list[str] = Field(default_factory=list, description="`genre` split into names")
+    category_id: int | None = Field(None, description="The movie's first category (lowest id), as in `categories`")
+    categories: list[CategoryRef] = Field(
+        default_factory=list, description="Every category the movie's genres put it in, by id"
+    )
+    genres: list[str] = Field(
+        default_factory=list,
+        description="`genre` split into names; with Accept-Language vi or en, canonical genres in that language",
+    )
     runtime_minutes: int | None = None
     runtime_per_episode: bool | None = Field(None, description="True when the runtime is per episode")
     extra: dict[str, str | None] = Field(default_factory=dict, description="CSV columns beyond the seed's")
 
     @classmethod
-    def from_movie(cls, movie: Movie) -> "MovieRead":
-        return cls.model_validate(movie_json(movie))
+    def from_movie(cls, movie: Movie, language: Language | None = None) -> "MovieRead":
+        """`movie.categories` must be loaded (see MovieRepository)."""
+        return cls.model_validate(movie_json(movie, language))
 
 
 _FIELDS = tuple(MovieRead.model_fields)
@@ -37,15 +50,19 @@ _EMPTY_LIST: list = []
 _EMPTY_DICT: dict = {}
 
 
-def movie_json(movie: Movie) -> dict[str, Any]:
+def movie_json(movie: Movie, language: Language | None = None) -> dict[str, Any]:
     """A movie as MovieRead shows it, built without a model: the stored data was validated on
     import, and building pydantic models cost list pages a fifth of their throughput. Keys the
-    importer derives for search (movies/search.py) stay out."""
+    importer derives for search (movies/search.py) stay out. `movie.categories` must be loaded."""
     data = movie.data
     shown = {name: data.get(name) for name in _FIELDS}  # in the model's order, as before
     shown["tmdb_id"] = str(movie.tmdb_id)
-    if shown["genres"] is None:
-        shown["genres"] = _EMPTY_LIST
+    categories = [{"id": category.id, "name": category.name} for category in movie.categories]
+    shown["categories"] = categories
+    shown["category_id"] = categories[0]["id"] if categories else None
+    shown["genres"] = localized_genres(
+        data.get("genres") or _EMPTY_LIST, data.get("genre_keys") or _EMPTY_LIST, language
+    )
     if shown["extra"] is None:
         shown["extra"] = _EMPTY_DICT
     return shown

@@ -13,6 +13,7 @@ from .caching import Conditional, NotModified
 from .csv_import import tmdb_id_from_text
 from .cursor import CursorCodec
 from .facets import facet_body
+from .genres import Language
 from .importer import DEFAULT_OPTIONS, ImportOptions, import_catalog
 from .ordering import Order, Sort, order_for
 from .repository import MovieFilters
@@ -48,7 +49,13 @@ class MoviePage:
 
 
 async def list_movies(
-    uow: UnitOfWork, tenant: str, listing: Listing, *, cursors: CursorCodec, conditional: Conditional
+    uow: UnitOfWork,
+    tenant: str,
+    listing: Listing,
+    *,
+    cursors: CursorCodec,
+    conditional: Conditional,
+    language: Language | None = None,
 ) -> MoviePage:
     """One page of a tenant's movies. Raises NotModified when the client's ETag is current,
     having read only the tenant's row."""
@@ -78,7 +85,8 @@ async def list_movies(
             total = await movies.count(listing.filters)
         elif listing.count == "estimated":
             total = await movies.estimated_count(listing.filters)
-        return MoviePage([movie_json(movie) for movie, _ in rows[: listing.limit]], next_cursor, total, etag)
+        movies_shown = [movie_json(movie, language) for movie, _ in rows[: listing.limit]]
+        return MoviePage(movies_shown, next_cursor, total, etag)
 
 
 def cursor_scope(tenant: str, order: Order, filters: MovieFilters) -> str:
@@ -98,7 +106,9 @@ async def movie_facets(
         return etag, facet_body(rows)
 
 
-async def get_movie(uow: UnitOfWork, tenant: str, tmdb_id: str, *, conditional: Conditional) -> tuple[str, dict]:
+async def get_movie(
+    uow: UnitOfWork, tenant: str, tmdb_id: str, *, conditional: Conditional, language: Language | None = None
+) -> tuple[str, dict]:
     """(ETag, the movie as MovieRead shows it)."""
     async with uow:
         etag = conditional.etag(await require_data_version(uow, tenant))
@@ -108,7 +118,7 @@ async def get_movie(uow: UnitOfWork, tenant: str, tmdb_id: str, *, conditional: 
         movie = None if key is None else await uow.movies(tenant).get(key)
         if movie is None:
             raise MovieNotFound()
-        return etag, movie_json(movie)
+        return etag, movie_json(movie, language)
 
 
 async def reload_catalog(

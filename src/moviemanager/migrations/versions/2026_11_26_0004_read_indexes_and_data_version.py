@@ -1,7 +1,7 @@
 """Indexes for sorted, keyset-paginated and searched listings; a data version per tenant.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003b
 Create Date: 2026-11-26
 
 Why these indexes and no more: the importer rebuilds every index of `movies` on each reload
@@ -34,7 +34,7 @@ from alembic import op
 from moviemanager.movies.search import DERIVED_KEYS, search_fields
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,202 @@
+"""GET /categories?tenant=…: per-category counts, equal to what GET /movies?category=… lists."""
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from moviemanager.categories.counts import LINKS_FROM_MOVIES
+from moviemanager.categories.repository import CategoryRepository
+from moviemanager.config import PACKAGED_CSV_DIR
+from moviemanager.movies.service import load_default_catalogs
+from moviemanager.uow import UnitOfWork
+
+from .factories import catalog_csv, movie
+
+GENRE_CELLS = [
+    "Phim Hài, Phim Chính Kịch",
+    "Phim Hình Sự",  # Crime Thriller, under Thriller, under Action
+    "Action & Adventure",  # Action and Adventure: one movie, counted once under Action
+    "Phim Hành Động, Phim Phiêu Lưu, Phim Gây Cấn",
+    "Phim Lãng Mạn, Phim Lịch Sử",  # both below Drama
+    "Sci-Fi & Fantasy",
+    "Phim Bollywood",  # no category
+    "Kids, Family",
+    "Phim Kinh Dị",
+    "Phim Hoạt Hình, Phim Hài",
+    "",
+]
+
+
+def catalog(count: int = 66) -> bytes:
+    rows = [movie(i, Genre=GENRE_CELLS[i % len(GENRE_CELLS)], Year=str(2020 + i % 5)) for i in range(1, count + 1)]
+    return catalog_csv(rows)
+
+
+async def upload(client, tenant: str, data: bytes, **params):
+    response = await client.post(
+        "/reload", params={"tenant": tenant, **params}, files={"file": ("c.csv", data, "text/csv")}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def flatten(nodes, level: int = 0):
+    for node in nodes:
+        yield level, node
+        yield from flatten(node["subcategories"], level + 1)
+
+
+async def listed(client, tenant: str, **params) -> list[str]:
+    """Every movie GET /movies lists, following the pages."""
+    ids: list[str] = []
+    offset = 0
+    while True:
+        response = await client.get("/movies", params={"tenant": tenant, "limit": 7, "offset": offset, **params})
+        assert response.status_code == 200, response.text
+        page = [m["tmdb_id"] for m in response.json()]
+        ids += page
+        if "Link" not in response.headers:
+            return ids
+        offset += 7
+
+
+async def assert_consistent(client, tenant: str, **filters) -> list:
+    report = (await client.get("/categories", params={"tenant": tenant, **filters})).json()
+    nodes = list(flatten(report))
+    for _, node in nodes:
+        movies = await listed(client, tenant, category=node["id"], **filters)
+        assert len(movies) == len(set(movies))
+        assert node["total_count"] == len(movies), (node["name"], filters)
+        assert node["movie_count"] <= node["total_count"]
+    return nodes
+
+
+async def assert_stored_counts_are_live(connection, tenant: str) -> None:
+    session = AsyncSession(bind=connection, join_transaction_mode="create_savepoint")
+    repository = CategoryRepository(session)
+    assert await repository.stored_counts(tenant) == await repository.live_counts(tenant, [])
+    await session.close()
+
+
+@pytest.mark.parametrize("filters", [{}, {"year": 2022}, {"genre": "35"}, {"genre": "hai|Action", "year": 2021}])
+async def test_every_total_equals_the_movies_listed_under_it(client, connection, filters):
+    await upload(client, "report", catalog())
+    nodes = await assert_consistent(client, "report", **filters)
+    assert any(node["total_count"] for _, node in nodes)
+    await assert_stored_counts_are_live(connection, "report")
+
+
+async def test_counts_and_links(client):
+    await upload(client, "report", catalog(11))
+    report = {node["id"]: node for _, node in flatten((await client.get("/categories?tenant=report")).json())}
+    # Action: movies 2 (Action & Adventure) and 3 (Action, Adventure, Thriller), and 1 through Crime Thriller.
+    assert (report[1]["movie_count"], report[1]["total_count"]) == (2, 3)
+    assert (report[7]["movie_count"], report[7]["total_count"]) == (2, 2)
+    assert (report[6]["movie_count"], report[6]["total_count"]) == (1, 2)
+    assert (report[2]["movie_count"], report[2]["total_count"]) == (1, 2)  # Drama: 1 itself, 5 below
+    assert (report[28]["movie_count"], report[28]["total_count"]) == (1, 1)  # Family, and Kids below: one movie
+    assert report[25] == {"id": 25, "name": "Dystopian", "movie_count": 0, "total_count": 0, "subcategories": []}
+    one = (await client.get("/movies/2", params={"tenant": "report"})).json()
+    assert one["categories"] == [{"id": 1, "name": "Action"}, {"id": 7, "name": "Adventure"}]
+    assert one["category_id"] == 1
+    uncategorised = (await client.get("/movies/6", params={"tenant": "report"})).json()
+    assert uncategorised["categories"] == [] and uncategorised["category_id"] is None
+
+
+async def test_max_level_rolls_the_lower_levels_up(client):
+    await upload(client, "report", catalog())
+    full = {node["id"]: node for _, node in flatten((await client.get("/categories?tenant=report")).json())}
+    roots = (await client.get("/categories", params={"tenant": "report", "max_level": 0})).json()
+    for root in roots:
+        assert root["total_count"] == full[root["id"]]["total_count"]
+        assert root["subcategories"] == []
+
+
+async def test_without_a_tenant_the_tree_has_no_counts(client):
+    tree = (await client.get("/categories")).json()
+    assert all("movie_count" not in node and "total_count" not in node for _, node in flatten(tree))
+    assert (await client.get("/categories", params={"tenant": "nobody"})).status_code == 404
+
+
+async def test_merge_and_dry_run_keep_links_and_counts_right(client, connection):
+    await upload(client, "report", catalog(20))
+    before = (await client.get("/categories?tenant=report")).json()
+    changed = [movie(1, Genre="Phim Kinh Dị"), movie(500, Genre="Phim Tài Liệu, Reality")]
+    await upload(client, "report", catalog_csv(changed), mode="merge", dry_run="true")
+    assert (await client.get("/categories?tenant=report")).json() == before
+    await upload(client, "report", catalog_csv(changed), mode="merge")
+    one = (await client.get("/movies/1", params={"tenant": "report"})).json()
+    assert one["categories"] == [{"id": 4, "name": "Horror"}]
+    await assert_consistent(client, "report")
+    await assert_stored_counts_are_live(connection, "report")
+    documentary = [n for _, n in flatten((await client.get("/categories?tenant=report")).json()) if n["id"] == 27]
+    assert documentary[0]["total_count"] == 1
+
+
+async def test_a_replace_swaps_the_links_with_the_movies(client, connection):
+    await upload(client, "report", catalog(30))
+    await upload(client, "report", catalog_csv([movie(i, Genre="Western") for i in range(1, 30)]))
+    report = {node["id"]: node for _, node in flatten((await client.get("/categories?tenant=report")).json())}
+    assert report[1]["total_count"] == 29 and report[31]["movie_count"] == 29
+    assert sum(node["movie_count"] for node in report.values()) == 29
+    await assert_stored_counts_are_live(connection, "report")
+    partitions = await connection.scalar(
+        text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'movie_categories'::regclass")
+    )
+    tenants = await connection.scalar(text("SELECT count(DISTINCT tenant) FROM movies"))
+    assert partitions == tenants
+
+
+async def test_default_tenants_have_movies_under_every_root(uow, sessions, client):
+    loaded = await load_default_catalogs(lambda: UnitOfWork(sessions), PACKAGED_CSV_DIR)
+    assert loaded == ["movies", "trending", "tv_serials"]
+    for tenant in loaded:
+        roots = (await client.get("/categories", params={"tenant": tenant, "max_level": 0})).json()
+        assert all(root["total_count"] > 0 for root in roots), (tenant, roots)
+        movies = (await client.get("/movies", params={"tenant": tenant, "limit": 1000})).json()
+        assert all(m["categories"] for m in movies), tenant
+
+
+async def test_a_cycle_inserted_by_hand_is_survived_quickly(client, connection):
+    await upload(client, "report", catalog())
+    # Cyberpunk (16) and Dystopian (25) made into a loop, cut off from the tree.
+    await connection.execute(text("UPDATE categories SET parent_id = 25 WHERE id = 16"))
+    started = time.perf_counter()
+    report = await asyncio.wait_for(client.get("/categories", params={"tenant": "report"}), timeout=5)
+    filtered = await asyncio.wait_for(client.get("/categories", params={"tenant": "report", "year": 2022}), 5)
+    in_loop = await asyncio.wait_for(client.get("/movies", params={"tenant": "report", "category": 16}), 5)
+    assert time.perf_counter() - started < 1
+    assert report.status_code == filtered.status_code == in_loop.status_code == 200
+    assert 16 not in [node["id"] for _, node in flatten(report.json())]
+    assert in_loop.json() == []
+
+
+@pytest.mark.parametrize("category", [0, -1, 999, 2**31, 10**20])
+async def test_unknown_categories_list_nothing(client, category):
+    await upload(client, "report", catalog(5))
+    response = await client.get("/movies", params={"tenant": "report", "category": category})
+    assert response.status_code in (200, 422)
+    if response.status_code == 200:
+        assert response.json() == []
+
+
+async def test_the_parsers_links_are_those_sql_derives_from_the_movies(client, connection):
+    await upload(client, "report", catalog())
+    parsed = (await connection.execute(text("SELECT * FROM movie_categories ORDER BY 1, 2, 3"))).all()
+    await connection.execute(text("CREATE TEMPORARY TABLE derived (tenant text, tmdb_id bigint, category_id int)"))
+    await connection.execute(text(LINKS_FROM_MOVIES.format(links="derived", movies="movies")))
+    derived = (await connection.execute(text("SELECT * FROM derived ORDER BY 1, 2, 3"))).all()
+    assert parsed == derived and len(parsed) > 66
+
+
+async def test_repeated_ids_skipped_keep_links_and_counts_right(client, connection):
+    rows = [movie(1, Genre="Western"), movie(2, Genre="Phim Hài"), movie(1, Genre="Phim Kinh Dị")]
+    report = await upload(client, "report", catalog_csv(rows), on_error="skip")
+    assert report["loaded"] == 2 and report["skipped"] == 1
+    one = (await client.get("/movies/1", params={"tenant": "report"})).json()
+    assert one["categories"] == [{"id": 31, "name": "Western"}]
+    await assert_consistent(client, "report")
+    await assert_stored_counts_are_live(connection, "report")
