@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_CSV_DIR = Path(__file__).parent / "data"
@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     max_upload_mb: int = Field(default=1024, ge=1)
+    # Unset: generated on first start and kept in data_dir/admin_token (see auth.py).
+    admin_token: SecretStr | None = Field(default=None, min_length=16)
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir.expanduser().resolve() / "admin_token"
 
     @property
     def embedded_pgdata(self) -> Path:

@@ -16,6 +16,7 @@ class DomainError(Exception):
     """An error the client can act on; `status_code` says which HTTP status it maps to."""
 
     status_code = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -23,6 +24,26 @@ class DomainError(Exception):
 
     def body(self) -> dict:
         return {"detail": self.detail}
+
+
+class NotAuthenticated(DomainError):
+    status_code = 401
+    # Missing and wrong tokens get the same answer: nothing tells a guess it came close.
+    headers = {"WWW-Authenticate": "Bearer"}
+
+    def __init__(self) -> None:
+        super().__init__("Writes need a valid token: send 'Authorization: Bearer <token>'")
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class TokenNotFound(DomainError):
+    status_code = 404
+
+    def __init__(self, tenant: str, token_id: str) -> None:
+        super().__init__(f"Tenant {tenant!r} has no token {token_id!r}")
 
 
 class TenantMissing(DomainError):
@@ -154,7 +175,7 @@ def install_error_handlers(app: "FastAPI") -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(PoolTimeout)
     async def pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:

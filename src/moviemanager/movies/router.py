@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
+from ..auth import AUTH_ERRORS, TenantWriterDep
 from ..deps import SettingsDep, TenantDep, UowDep
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
 from ..uow import UnitOfWork
@@ -98,6 +99,7 @@ async def get_movie(tmdb_id: str, uow: UowDep, tenant: TenantDep) -> MovieRead:
     response_model=ImportReport,
     responses={
         **TENANT_ERRORS,
+        **AUTH_ERRORS,
         404: {"model": ErrorBody, "description": "No file sent and the tenant has no default CSV"},
         415: {"model": ErrorBody, "description": "The body is not multipart/form-data"},
         409: {"model": ErrorBody, "description": "Long reads kept the catalog busy; nothing was changed, retry"},
@@ -110,6 +112,7 @@ async def get_movie(tmdb_id: str, uow: UowDep, tenant: TenantDep) -> MovieRead:
 )
 async def reload(
     request: Request,
+    writer: TenantWriterDep,
     settings: SettingsDep,
     uow: UowDep,
     tenant: TenantDep,
@@ -126,6 +129,8 @@ async def reload(
     ] = None,
 ) -> ImportReport:
     """Replace (or merge into) the tenant's movies, atomically, from an uploaded CSV or the default one.
+
+    Needs `Authorization: Bearer <token>`: the admin token, or a token of this tenant.
 
     The file is parsed as it streams into PostgreSQL's COPY; the report comes after COMMIT.
     """
