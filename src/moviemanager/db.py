@@ -43,6 +43,9 @@ def create_engine(url: str | URL, settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
+        # asyncpg waits 60 s for a connection by default: a database that does not answer must
+        # not hold a request longer than the pool timeout before it gets its 503.
+        connect_args={"timeout": settings.db_pool_timeout},
     )
 
 

@@ -168,9 +168,41 @@ class RequestValidationErrorBody(BaseModel):
     detail: list[dict[str, Any]]
 
 
+# SQLSTATEs that mean "no database right now": connection exceptions (class 08), the server
+# shutting down, crashed or starting up (57P01-03), too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_CLOSED_MESSAGES = ("connection is closed", "connection was closed", "underlying connection is closed")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached, rather than that a query is wrong.
+
+    Looks through SQLAlchemy's wrapping (`orig`, `__cause__`): a refused or timed-out connect
+    arrives as a bare OSError, a connection lost mid-request as an invalidated DBAPIError, and
+    errors of the raw asyncpg connection used for COPY as asyncpg's own classes.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if getattr(seen, "connection_invalidated", False):
+            return True
+        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ == "gaierror":
+            return True
+        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if type(seen).__name__ == "InterfaceError" and str(seen).startswith(_CLOSED_MESSAGES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def install_error_handlers(app: "FastAPI") -> None:
+    import asyncpg
     from fastapi import Request
     from fastapi.responses import JSONResponse
+    from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     @app.exception_handler(DomainError)
@@ -184,8 +216,19 @@ def install_error_handlers(app: "FastAPI") -> None:
         detail = "The service is busy: no database connection came free in time. Retry in a moment."
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            # Refused, restarting, or lost mid-request: the pool drops the dead connection and
+            # pre-ping tests the others, so the next request reconnects once the server is back.
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            detail = "The database is unavailable right now. Retry in a moment."
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         # Never leak internals (SQL, paths, DSNs) to the client; the log has the traceback.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+    # Handled inside the middleware stack (so CORS headers are added) for the classes a
+    # database failure raises; anything else still reaches the outermost catch-all.
+    for database_error in (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(database_error, server_error)
+    app.add_exception_handler(Exception, server_error)
