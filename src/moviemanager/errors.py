@@ -163,9 +163,23 @@ class CsvErrorBody(ErrorBody):
 
 
 class RequestValidationErrorBody(BaseModel):
-    """FastAPI's own 422: each error's location (`loc`), message and the input sent."""
+    """FastAPI's 422: each error's `type`, location (`loc`) and message, and the input sent
+    when it is short text or a number (at most 40 characters)."""
 
     detail: list[dict[str, Any]]
+
+
+ECHOED_INPUT_CHARS = 40
+
+
+def public_validation_error(error: dict[str, Any]) -> dict[str, Any]:
+    """One of FastAPI's validation errors without what a client must not get back: long or
+    non-text input (an uploaded file, a secret sent in the wrong place), pydantic's context."""
+    public = {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
+    value = error.get("input")
+    if isinstance(value, str):  # query, header and form values arrive as text
+        public["input"] = value if len(value) <= ECHOED_INPUT_CHARS else value[:ECHOED_INPUT_CHARS] + "…"
+    return public
 
 
 # SQLSTATEs that mean "no database right now": connection exceptions (class 08), the server
@@ -201,9 +215,14 @@ def database_unavailable(exc: BaseException) -> bool:
 def install_error_handlers(app: "FastAPI") -> None:
     import asyncpg
     from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": [public_validation_error(error) for error in exc.errors()]}, status_code=422)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
