@@ -152,10 +152,17 @@ async def reload(
 
 async def _check_upload_shape(request: Request) -> None:
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        if len((await request.form()).getlist("file")) > 1:
-            raise InvalidUpload("Send one file part named 'file', not several")
-        return
     has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        if len(form.getlist("file")) > 1:
+            raise InvalidUpload("Send one file part named 'file', not several")
+        if len(form) and "file" not in form:
+            # A misnamed part must not fall back to the default CSV: that would replace the catalog.
+            raise InvalidUpload(
+                f"The body has no part named 'file' (found {', '.join(repr(k[:40]) for k in list(form)[:5])}); "
+                "send the CSV as the field 'file', or no body at all for the default CSV"
+            )
+        return
     if content_type and has_body:
         raise UnsupportedMediaType("Upload the CSV as multipart/form-data with the file in the field 'file'")
