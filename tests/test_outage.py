@@ -41,9 +41,12 @@ def assert_unavailable(response: httpx.Response, secret_bits: list[str]) -> None
         assert bit not in response.text
 
 
-async def test_a_database_that_refuses_connections_is_a_503_within_the_timeout(settings):
-    port = free_port()  # nothing listens there
-    app, engine = own_app(settings, f"postgresql://mm:s3cret@127.0.0.1:{port}/gone")
+@pytest.mark.parametrize("where", ["tcp", "unix-socket"])
+async def test_a_database_that_refuses_connections_is_a_503_within_the_timeout(settings, tmp_path, where):
+    port = free_port()  # nothing listens there, nor on a socket in an empty directory
+    host = f"127.0.0.1:{port}" if where == "tcp" else ""
+    query = f"?host={tmp_path}&port={port}" if where == "unix-socket" else ""
+    app, engine = own_app(settings, f"postgresql://mm:s3cret@{host}/gone{query}")
     files = {"file": ("c.csv", catalog_csv([movie(1)]), "text/csv")}
     try:
         async with client_for(app) as client:

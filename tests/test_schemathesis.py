@@ -22,7 +22,7 @@ from moviemanager.config import Settings
 from .conftest import ADMIN, migrated_database
 from .test_serve import free_port
 
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = 20
 
 
 @pytest.fixture(scope="module")

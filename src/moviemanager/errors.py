@@ -203,12 +203,23 @@ def database_unavailable(exc: BaseException) -> bool:
             return True
         if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ == "gaierror":
             return True
+        if isinstance(seen, OSError) and _raised_while_connecting(seen):
+            return True  # e.g. no socket file while a local server restarts: FileNotFoundError
         sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
             return True
         if type(seen).__name__ == "InterfaceError" and str(seen).startswith(_CLOSED_MESSAGES):
             return True
         seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def _raised_while_connecting(exc: BaseException) -> bool:
+    traceback = exc.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename.endswith(("asyncpg/connect_utils.py", "asyncpg/connection.py")):
+            return True
+        traceback = traceback.tb_next
     return False
 
 
