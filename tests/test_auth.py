@@ -177,3 +177,16 @@ async def _token_commands(client: httpx.AsyncClient, capsys) -> None:
     assert await asyncio.to_thread(cli.main, ["token", "create", "--tenant", "Not Valid"]) == 2
     with pytest.raises(SystemExit):
         cli.main(["token", "create"])  # --tenant is required
+
+
+async def test_a_browser_may_send_the_token_cross_origin(bare):
+    preflight = await bare.options(
+        "/reload",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    assert preflight.status_code == 200
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
