@@ -190,3 +190,9 @@ async def test_a_browser_may_send_the_token_cross_origin(bare):
     )
     assert preflight.status_code == 200
     assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+
+
+def test_an_unwritable_data_directory_is_a_clear_start_up_error(tmp_path):
+    (tmp_path / "data").write_text("a file where the directory should be")
+    with pytest.raises(RuntimeError, match="set MOVIEMANAGER_ADMIN_TOKEN"):
+        admin_token(Settings(data_dir=tmp_path / "data", admin_token=None))

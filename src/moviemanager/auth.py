@@ -97,7 +97,14 @@ def admin_token(settings: Settings) -> str:
     path = settings.admin_token_file
     if not path.exists():
         token = secrets.token_urlsafe(32)
-        if _create_private_file(path, token):
+        try:
+            created = _create_private_file(path, token)
+        except OSError as exc:
+            raise RuntimeError(
+                f"Cannot save a generated admin token in {path} ({exc.strerror}): "
+                "set MOVIEMANAGER_ADMIN_TOKEN, or a writable MOVIEMANAGER_DATA_DIR"
+            ) from exc
+        if created:
             _announce(token, path)
             return token
     if path.stat().st_mode & 0o077:
