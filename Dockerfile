@@ -12,6 +12,8 @@ COPY src ./src
 RUN uv sync --frozen --no-dev
 
 ENV PATH="/app/.venv/bin:$PATH"
+# /app is not writable by `app`: the generated admin token goes to its home (or set MOVIEMANAGER_ADMIN_TOKEN).
+ENV MOVIEMANAGER_DATA_DIR=/home/app/.moviemanager
 USER app
 EXPOSE 8000
 # DATABASE_URL must be set (see docker-compose.yml); the embedded server is for local use.

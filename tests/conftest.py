@@ -22,6 +22,9 @@ from moviemanager.embedded import EmbeddedPostgres
 from moviemanager.migrations import upgrade_to_head
 from moviemanager.uow import UnitOfWork
 
+ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
 
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[URL]:
@@ -87,6 +90,7 @@ def settings(database_url: URL) -> Settings:
         migrate_on_start=False,
         cors_origins=["*"],
         cursor_secret="test-cursor-secret",
+        admin_token=ADMIN_TOKEN,
     )
 
 
@@ -129,6 +133,7 @@ def app(settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[As
 
 @pytest.fixture
 async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    """The app as the admin sees it: writes carry the admin token (auth tests use bare requests)."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN) as client:
         yield client

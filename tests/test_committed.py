@@ -19,7 +19,7 @@ from moviemanager.movies.export import export_catalog
 from moviemanager.movies.repository import MovieFilters, MovieRepository
 from moviemanager.uow import UnitOfWork
 
-from .conftest import migrated_database
+from .conftest import ADMIN, migrated_database
 from .factories import HEADER, catalog_csv, movie
 
 
@@ -43,7 +43,9 @@ async def client(own_settings, own_engine) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(own_settings)
     app.state.engine = own_engine
     app.state.sessions = create_sessionmaker(own_engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
+    ) as client:
         yield client
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import migrated_database
+from .conftest import ADMIN, ADMIN_TOKEN, migrated_database
 from .factories import HEADER, movie
 from .test_serve import free_port
 
@@ -76,6 +76,7 @@ def server(own_database, tmp_path):
         "DATABASE_URL": database_url.set(drivername="postgresql").render_as_string(hide_password=False),
         "MOVIEMANAGER_LOAD_DEFAULTS": "false",
         "MOVIEMANAGER_LOG_LEVEL": "warning",
+        "MOVIEMANAGER_ADMIN_TOKEN": ADMIN_TOKEN,
     }
     executable = str(Path(sys.executable).with_name("moviemanager"))
     log = (tmp_path / "serve.log").open("w+")
@@ -97,7 +98,11 @@ def server(own_database, tmp_path):
 def upload(base_url: str, tenant: str, path: Path) -> dict:
     with path.open("rb") as file:
         response = httpx.post(
-            f"{base_url}/reload", params={"tenant": tenant}, files={"file": (path.name, file, "text/csv")}, timeout=300
+            f"{base_url}/reload",
+            params={"tenant": tenant},
+            files={"file": (path.name, file, "text/csv")},
+            headers=ADMIN,
+            timeout=300,
         )
     assert response.status_code == 200, response.text
     return response.json()

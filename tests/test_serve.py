@@ -4,6 +4,7 @@ loads the default tenants, stops cleanly, and keeps its data for the next start.
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -74,10 +75,19 @@ def test_serve_starts_embedded_postgres_and_keeps_data_across_restarts(tmp_path)
         assert httpx.get(f"{first.base_url}/tenants").json() == DEFAULT_TENANTS
         movies = httpx.get(f"{first.base_url}/movies", params={"tenant": "movies"}).json()
         assert len(movies) >= 15
+        files = {"file": ("mine.csv", catalog_csv([movie(1), movie(2)]))}
+        anonymous = httpx.post(f"{first.base_url}/reload", params={"tenant": "mine"}, files=files)
+        assert anonymous.status_code == 401
+        # The generated admin token: kept private in the data directory, printed once.
+        token_file = data_dir / "admin_token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        token = token_file.read_text().strip()
+        assert token in first.output()
         uploaded = httpx.post(
             f"{first.base_url}/reload",
             params={"tenant": "mine"},
-            files={"file": ("mine.csv", catalog_csv([movie(1), movie(2)]))},
+            files=files,
+            headers={"Authorization": f"Bearer {token}"},
         )
         assert uploaded.status_code == 200
     finally:
@@ -95,3 +105,4 @@ def test_serve_starts_embedded_postgres_and_keeps_data_across_restarts(tmp_path)
         second.stop(signal.SIGINT)
     assert not (pgdata / "postmaster.pid").exists()
     assert "first start: loaded default tenants" not in second.output()
+    assert token not in second.output()

@@ -5,6 +5,7 @@ import pytest
 
 from moviemanager.app import create_app
 
+from .conftest import ADMIN
 from .factories import catalog_csv, movie
 
 
@@ -13,7 +14,9 @@ async def small_limit_client(settings, engine, sessions):
     app = create_app(settings.model_copy(update={"max_upload_mb": 1}))
     app.state.engine = engine
     app.state.sessions = sessions
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
+    ) as client:
         yield client
 
 

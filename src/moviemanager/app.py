@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from . import __version__
+from .auth import admin_token
 from .categories.admin import admin_router as category_admin_router
 from .categories.router import router as categories_router
 from .config import Settings
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     configure_logging(settings.log_level)
+    app.state.admin_token = admin_token(settings)
     async with open_database(settings) as engine:
         app.state.engine = engine
         app.state.sessions = create_sessionmaker(engine)
@@ -45,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     touches the database until the lifespan starts."""
     app = FastAPI(title="Movie Manager", version=__version__, lifespan=lifespan)
     app.state.settings = settings or Settings()
+    # A given token is known at once; a generated one is read (or made) when the lifespan starts.
+    given = app.state.settings.admin_token
+    app.state.admin_token = given.get_secret_value() if given is not None else None
     # Innermost first: the body cap inside CORS, so a browser can read its 413.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=app.state.settings.max_upload_mb * 2**20)
     app.add_middleware(

@@ -45,8 +45,26 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("tenant", help="The tenant to export")
     export.add_argument("-o", "--output", type=Path, help="The file to write (default: standard output)")
 
+    token = commands.add_parser(
+        "token",
+        help="Tenant-scoped API tokens: create, list, revoke",
+        description="Tokens that may write one tenant (POST /reload). The admin token "
+        "(MOVIEMANAGER_ADMIN_TOKEN or DATA_DIR/admin_token) may write every tenant.",
+    )
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="Print a new token for TENANT (shown this once)")
+    create.add_argument("--tenant", required=True, help="The tenant the token may write")
+    create.add_argument("--note", help="What the token is for, shown by `token list`")
+    listing = token_commands.add_parser("list", help="The tokens' ids, tenants and notes (never the tokens)")
+    listing.add_argument("--tenant", help="Only this tenant's tokens")
+    revoke = token_commands.add_parser("revoke", help="Delete a token: it stops working at once")
+    revoke.add_argument("--tenant", required=True, help="The token's tenant")
+    revoke.add_argument("id", help="The token's id, as printed by `token create` and `token list`")
+
     args = parser.parse_args(argv)
     settings = Settings()
+    if args.command == "token":
+        return asyncio.run(_token(settings, args))
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     if args.command == "load":
@@ -117,6 +135,39 @@ async def _load(settings: Settings, args: argparse.Namespace) -> int:
     if progress:
         progress.finish()
     print(report.model_dump_json(indent=2))
+    return 0
+
+
+async def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from .db import create_sessionmaker, open_database
+    from .errors import TokenNotFound
+    from .tenants.service import is_valid_tenant_name
+    from .tokens import service
+    from .uow import UnitOfWork
+
+    if args.tenant is not None and not is_valid_tenant_name(args.tenant):
+        print(f"error: {args.tenant!r} is not a valid tenant name (a-z, 0-9, _ and -, at most 64)", file=sys.stderr)
+        return 2
+    async with open_database(settings) as engine:
+        uow = UnitOfWork(create_sessionmaker(engine))
+        if args.token_command == "create":
+            new = await service.create_token(uow, args.tenant, args.note)
+            print(
+                f"token {new.id} for tenant {new.tenant!r} (shown once; revoke: moviemanager token revoke "
+                f"--tenant {new.tenant} {new.id}):",
+                file=sys.stderr,
+            )
+            print(new.token)
+        elif args.token_command == "list":
+            for row in await service.list_tokens(uow, args.tenant):
+                print(f"{row.tenant}\t{row.id}\t{row.created_at:%Y-%m-%d %H:%M:%S%z}\t{row.note or ''}")
+        else:
+            try:
+                await service.revoke_token(uow, args.tenant, args.id)
+            except TokenNotFound as exc:
+                print(f"error: {exc.detail}", file=sys.stderr)
+                return 1
+            print(f"revoked token {args.id} of tenant {args.tenant!r}", file=sys.stderr)
     return 0
 
 

@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     # Signs pagination cursors; unset: a random one kept in data_dir/cursor-secret.
     cursor_secret: SecretStr | None = None
 
+    # Unset: generated on first start and kept in data_dir/admin_token (see auth.py).
+    admin_token: SecretStr | None = Field(default=None, min_length=16)
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir.expanduser().resolve() / "admin_token"
+
     @property
     def embedded_pgdata(self) -> Path:
         return self.data_dir.expanduser().resolve() / "pgdata"

@@ -46,6 +46,9 @@ def create_engine(url: str | URL, settings: Settings) -> AsyncEngine:
         pool_pre_ping=True,
         # JSONB documents decoded by orjson: a list page decodes a hundred of them.
         json_deserializer=orjson.loads,
+        # asyncpg waits 60 s for a connection by default: a database that does not answer must
+        # not hold a request longer than the pool timeout before it gets its 503.
+        connect_args={"timeout": settings.db_pool_timeout},
     )
 
 

@@ -36,10 +36,15 @@ async def cursor_codec(request: Request) -> CursorCodec:
 
 async def tenant_name(
     x_tenant: Annotated[
-        str | None, Header(pattern=TENANT_NAME_PATTERN, description="The tenant (catalog) to use")
+        str | None, Header(pattern=TENANT_NAME_PATTERN, description="The tenant (catalog) to use", examples=["movies"])
     ] = None,
     tenant: Annotated[
-        str | None, Query(pattern=TENANT_NAME_PATTERN, description="The tenant, when no X-Tenant header is sent")
+        str | None,
+        Query(
+            pattern=TENANT_NAME_PATTERN,
+            description="The tenant, when no X-Tenant header is sent",
+            examples=["movies"],
+        ),
     ] = None,
 ) -> str:
     """The tenant named by the X-Tenant header or the `tenant` parameter (FastAPI checks the pattern)."""

@@ -16,6 +16,7 @@ class DomainError(Exception):
     """An error the client can act on; `status_code` says which HTTP status it maps to."""
 
     status_code = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -23,6 +24,26 @@ class DomainError(Exception):
 
     def body(self) -> dict:
         return {"detail": self.detail}
+
+
+class NotAuthenticated(DomainError):
+    status_code = 401
+    # Missing and wrong tokens get the same answer: nothing tells a guess it came close.
+    headers = {"WWW-Authenticate": "Bearer"}
+
+    def __init__(self) -> None:
+        super().__init__("Writes need a valid token: send 'Authorization: Bearer <token>'")
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class TokenNotFound(DomainError):
+    status_code = 404
+
+    def __init__(self, tenant: str, token_id: str) -> None:
+        super().__init__(f"Tenant {tenant!r} has no token {token_id!r}")
 
 
 class TenantMissing(DomainError):
@@ -182,19 +203,81 @@ class CsvErrorBody(ErrorBody):
 
 
 class RequestValidationErrorBody(BaseModel):
-    """FastAPI's own 422: each error's location (`loc`), message and the input sent."""
+    """FastAPI's 422: each error's `type`, location (`loc`) and message, and the input sent
+    when it is short text or a number (at most 40 characters)."""
 
     detail: list[dict[str, Any]]
 
 
+ECHOED_INPUT_CHARS = 40
+
+
+def public_validation_error(error: dict[str, Any]) -> dict[str, Any]:
+    """One of FastAPI's validation errors without what a client must not get back: long or
+    non-text input (an uploaded file, a secret sent in the wrong place), pydantic's context."""
+    public = {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
+    value = error.get("input")
+    if isinstance(value, str):  # query, header and form values arrive as text
+        public["input"] = value if len(value) <= ECHOED_INPUT_CHARS else value[:ECHOED_INPUT_CHARS] + "…"
+    return public
+
+
+# SQLSTATEs that mean "no database right now": connection exceptions (class 08), the server
+# shutting down, crashed or starting up (57P01-03), too many connections (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_CLOSED_MESSAGES = ("connection is closed", "connection was closed", "underlying connection is closed")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached, rather than that a query is wrong.
+
+    Looks through SQLAlchemy's wrapping (`orig`, `__cause__`): a refused or timed-out connect
+    arrives as a bare OSError, a connection lost mid-request as an invalidated DBAPIError, and
+    errors of the raw asyncpg connection used for COPY as asyncpg's own classes.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if getattr(seen, "connection_invalidated", False):
+            return True
+        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ == "gaierror":
+            return True
+        if isinstance(seen, OSError) and _raised_while_connecting(seen):
+            return True  # e.g. no socket file while a local server restarts: FileNotFoundError
+        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        if type(seen).__name__ == "InterfaceError" and str(seen).startswith(_CLOSED_MESSAGES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def _raised_while_connecting(exc: BaseException) -> bool:
+    traceback = exc.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename.endswith(("asyncpg/connect_utils.py", "asyncpg/connection.py")):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
 def install_error_handlers(app: "FastAPI") -> None:
+    import asyncpg
     from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
+    from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": [public_validation_error(error) for error in exc.errors()]}, status_code=422)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(PoolTimeout)
     async def pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
@@ -203,8 +286,19 @@ def install_error_handlers(app: "FastAPI") -> None:
         detail = "The service is busy: no database connection came free in time. Retry in a moment."
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            # Refused, restarting, or lost mid-request: the pool drops the dead connection and
+            # pre-ping tests the others, so the next request reconnects once the server is back.
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            detail = "The database is unavailable right now. Retry in a moment."
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         # Never leak internals (SQL, paths, DSNs) to the client; the log has the traceback.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "Internal server error"}, status_code=500)
+
+    # Handled inside the middleware stack (so CORS headers are added) for the classes a
+    # database failure raises; anything else still reaches the outermost catch-all.
+    for database_error in (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(database_error, server_error)
+    app.add_exception_handler(Exception, server_error)

@@ -13,9 +13,11 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     and_,
     func,
@@ -142,3 +144,19 @@ class Category(Base):
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
+
+
+class ApiToken(Base):
+    """A bearer token that may write one tenant; only its SHA-256 is kept (migration 0005 says why)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        UniqueConstraint("tenant", "token_hash"),
+        CheckConstraint("octet_length(token_hash) = 32", name="sha256"),
+    )
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    note: Mapped[str | None] = mapped_column(Text)

@@ -9,6 +9,7 @@ from .categories.repository import CategoryRepository
 from .movies.bulk import BulkMovies
 from .movies.repository import MovieRepository
 from .tenants.repository import TenantRepository
+from .tokens.repository import TokenRepository
 
 
 class UnitOfWork:
@@ -17,6 +18,7 @@ class UnitOfWork:
     session: AsyncSession
     tenants: TenantRepository
     categories: CategoryRepository
+    tokens: TokenRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -25,6 +27,7 @@ class UnitOfWork:
         self.session = self._sessions()
         self.tenants = TenantRepository(self.session)
         self.categories = CategoryRepository(self.session)
+        self.tokens = TokenRepository(self.session)
         return self
 
     async def __aexit__(

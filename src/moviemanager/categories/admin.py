@@ -1,13 +1,15 @@
 """Category administration: its own router, so that the write guard attaches to all of it at once."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
+from ..auth import AUTH_ERRORS, admin_writer
 from ..deps import UowDep
 from ..errors import ErrorBody
 from . import service
 from .schemas import CategoryChange, CategoryCreate, CategoryRead
 
-admin_router = APIRouter(tags=["categories"])
+# The tree is shared by every tenant: only the admin token may change it.
+admin_router = APIRouter(tags=["categories"], dependencies=[Depends(admin_writer)], responses=AUTH_ERRORS)
 
 CHANGE_ERRORS = {
     404: {"model": ErrorBody, "description": "Unknown category"},

@@ -17,7 +17,10 @@ OptionalTenantDep = Annotated[str | None, Depends(optional_tenant_name)]
 @router.get(
     "/categories",
     response_model=list[CategoryNode],  # documents the body; the nodes are serialised directly (see service)
-    responses={404: {"model": ErrorBody, "description": "Unknown tenant"}},
+    responses={
+        400: {"model": ErrorBody, "description": "Header and parameter name different tenants; q without words"},
+        404: {"model": ErrorBody, "description": "Unknown tenant"},
+    },
 )
 async def list_categories(
     uow: UowDep,

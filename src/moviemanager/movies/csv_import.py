@@ -195,6 +195,11 @@ def _describe_csv_error(exc: csv.Error, start_line: int, end_line: int) -> str:
         return f"A quoted field starting on line {start_line} is never closed (the file ended on line {end_line})"
     if "field larger than field limit" in message:
         return f"A field is larger than {csv.field_size_limit() // 1024} KB"
+    if "expected after" in message:
+        return (
+            "A stray quote: a quoted field is followed by more text before the next comma; "
+            'inside a quoted field write a quote as two ("")'
+        )
     return f"Malformed CSV: {message}"
 
 

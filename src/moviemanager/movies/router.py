@@ -6,6 +6,7 @@ import orjson
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
+from ..auth import AUTH_ERRORS, TenantWriterDep
 from ..deps import CursorsDep, SettingsDep, TenantDep, UowDep
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
 from ..uow import UnitOfWork
@@ -28,6 +29,15 @@ MAX_CURSOR_CHARS = 1000
 TENANT_ERRORS = {
     400: {"model": ErrorBody, "description": "No tenant named, or header and parameter differ"},
     404: {"model": ErrorBody, "description": "Unknown tenant or movie"},
+}
+
+# For a route whose response class is CSV: "model" would document its errors as text/csv too.
+JSON_TENANT_ERRORS = {
+    status: {
+        "description": error["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for status, error in TENANT_ERRORS.items()
 }
 
 
@@ -136,7 +146,7 @@ def _not_modified(etag: str) -> Response:
     return Response(status_code=304, headers=_caching_headers(etag))
 
 
-@router.get("/movies.csv", response_class=CsvResponse, responses={**TENANT_ERRORS, 200: CSV_CATALOG})
+@router.get("/movies.csv", response_class=CsvResponse, responses={**JSON_TENANT_ERRORS, 200: CSV_CATALOG})
 async def export_movies(uow: UowDep, tenant: TenantDep) -> CsvResponse:
     """The tenant's whole catalog as a CSV file that POST /reload accepts back."""
     return await _csv_download(uow, tenant, MovieFilters())
@@ -174,6 +184,7 @@ async def get_movie(request: Request, tmdb_id: str, uow: UowDep, tenant: TenantD
     response_model=ImportReport,
     responses={
         **TENANT_ERRORS,
+        **AUTH_ERRORS,
         404: {"model": ErrorBody, "description": "No file sent and the tenant has no default CSV"},
         415: {"model": ErrorBody, "description": "The body is not multipart/form-data"},
         409: {"model": ErrorBody, "description": "Long reads kept the catalog busy; nothing was changed, retry"},
@@ -186,6 +197,7 @@ async def get_movie(request: Request, tmdb_id: str, uow: UowDep, tenant: TenantD
 )
 async def reload(
     request: Request,
+    writer: TenantWriterDep,
     settings: SettingsDep,
     uow: UowDep,
     tenant: TenantDep,
@@ -203,6 +215,8 @@ async def reload(
 ) -> ImportReport:
     """Replace (or merge into) the tenant's movies, atomically, from an uploaded CSV or the default one.
 
+    Needs `Authorization: Bearer <token>`: the admin token, or a token of this tenant.
+
     The file is parsed as it streams into PostgreSQL's COPY; the report comes after COMMIT.
     """
     await _check_upload_shape(request)
@@ -214,10 +228,17 @@ async def reload(
 
 async def _check_upload_shape(request: Request) -> None:
     content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        if len((await request.form()).getlist("file")) > 1:
-            raise InvalidUpload("Send one file part named 'file', not several")
-        return
     has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        if len(form.getlist("file")) > 1:
+            raise InvalidUpload("Send one file part named 'file', not several")
+        if len(form) and "file" not in form:
+            # A misnamed part must not fall back to the default CSV: that would replace the catalog.
+            raise InvalidUpload(
+                f"The body has no part named 'file' (found {', '.join(repr(k[:40]) for k in list(form)[:5])}); "
+                "send the CSV as the field 'file', or no body at all for the default CSV"
+            )
+        return
     if content_type and has_body:
         raise UnsupportedMediaType("Upload the CSV as multipart/form-data with the file in the field 'file'")
