@@ -1,6 +1,9 @@
 """Category administration: create, rename, move, delete; a cycle is refused and changes nothing."""
 
 import pytest
+from sqlalchemy import text
+
+from moviemanager.categories import repository
 
 from .factories import catalog_csv, movie
 from .test_category_report import assert_consistent, assert_stored_counts_are_live, flatten, upload
@@ -87,3 +90,15 @@ async def test_counts_follow_moves_and_deletes(client, connection):
     # The next import links no movie to the deleted category either.
     await upload(client, "admin", catalog_csv(rows))
     assert (await client.get("/movies/2", params={"tenant": "admin"})).json()["categories"] == []
+
+
+async def test_a_change_while_a_reload_runs_answers_409_and_changes_nothing(client, engine, monkeypatch):
+    monkeypatch.setattr(repository, "ADMIN_LOCK_TIMEOUT", "100ms")
+    async with engine.connect() as reload:
+        await reload.begin()
+        await reload.execute(text("LOCK TABLE categories IN SHARE MODE"))  # what a running import holds
+        response = await client.patch("/categories/1", json={"name": "Busy"})
+        await reload.rollback()
+    assert response.status_code == 409, response.text
+    assert "Reloads are running" in response.json()["detail"]
+    assert (await client.get("/categories?max_level=0")).json()[0]["name"] == "Action"
