@@ -51,7 +51,8 @@ def live_server(fuzz_database: URL, settings: Settings) -> Iterator[str]:
 
 # What a schema-valid request may still get, beyond schemathesis' defaults, because OpenAPI cannot
 # say it: 400 when the X-Tenant header and the tenant parameter name different tenants; and for
-# /reload 422 when the uploaded bytes are not a valid catalog CSV (or would empty the tenant).
+# /reload 422 when the uploaded bytes are not a valid catalog CSV (or would empty the tenant); for
+# category administration 422 when parent_id names no category.
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 CONFIG = schemathesis.Config.from_dict(
     {
@@ -60,7 +61,12 @@ CONFIG = schemathesis.Config.from_dict(
             {
                 "include-path": "/reload",
                 "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400", "422"]}},
-            }
+            },
+            {
+                "include-path-regex": "^/categories",
+                "include-method-regex": "^(POST|PATCH)$",
+                "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400", "422"]}},
+            },
         ],
     }
 )

@@ -266,14 +266,29 @@ def _raised_while_connecting(exc: BaseException) -> bool:
 def install_error_handlers(app: "FastAPI") -> None:
     import asyncpg
     from fastapi import Request
+    from fastapi.exception_handlers import http_exception_handler
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from starlette.exceptions import HTTPException
+    from starlette.routing import Match
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": [public_validation_error(error) for error in exc.errors()]}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette's Allow names the first route on the path only; routers share paths
+            # (GET /categories, and POST /categories on the admin router).
+            allowed = set()
+            for route in app.router.routes:
+                if route.matches(request.scope)[0] is not Match.NONE:
+                    allowed |= getattr(route, "methods", None) or set()
+            exc = HTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(allowed))})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:

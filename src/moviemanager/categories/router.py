@@ -41,7 +41,15 @@ async def list_categories(
     return Response(orjson.dumps(tree), media_type="application/json")
 
 
-@router.get("/genres", response_model=list[GenreRead], response_model_exclude_none=True)
+@router.get(
+    "/genres",
+    response_model=list[GenreRead],
+    response_model_exclude_none=True,
+    responses={
+        400: {"model": ErrorBody, "description": "Header and parameter name different tenants"},
+        404: {"model": ErrorBody, "description": "Unknown tenant"},
+    },
+)
 async def list_genres(uow: UowDep, tenant: OptionalTenantDep) -> list[GenreRead]:
     """The canonical (TMDB) genres, with the tenant's movies of each when a tenant is given."""
     return await genres_service.list_genres(uow, tenant)

@@ -15,15 +15,19 @@ class CategoryRead(BaseModel):
     parent_id: int | None
 
 
+# A name a person can read: no control characters (PostgreSQL text cannot hold NUL at all).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+
 class CategoryCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
     parent_id: int | None = Field(None, ge=1, le=2**31 - 1, description="Unset or null: a root category")
 
 
 class CategoryChange(BaseModel):
     """Rename, move (re-parent), or both; `parent_id: null` makes the category a root."""
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     parent_id: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
