@@ -1,11 +1,24 @@
 """GET /categories: the master tree, nested, cut at max_level."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 ROOTS = ["Action", "Drama", "Comedy", "Horror", "Science Fiction"]
+
+
+@pytest.fixture
+async def connection(owner_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """As the owner: a test below writes categories by hand, which the app role may only read."""
+    async with owner_engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
 
 
 def names(nodes) -> list[str]:

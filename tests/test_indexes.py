@@ -55,7 +55,7 @@ async def plan(uow, tenant: str, filters: MovieFilters) -> str:
 async def test_genre_and_year_filters_use_their_indexes(uow, sessions):
     for tenant, count in [("big", 5000), ("small", 500)]:
         await load(UnitOfWork(sessions), tenant, count)
-    async with uow:
+    async with uow.for_tenant("big"):
         genre_and_year = await plan(uow, "big", MovieFilters(genre="phim hai", year=2001))
         assert "Seq Scan" not in genre_and_year, genre_and_year
         genre = await plan(uow, "big", MovieFilters(genre="phim hai"))
@@ -72,7 +72,7 @@ async def test_genre_and_year_filters_use_their_indexes(uow, sessions):
 
 async def test_unfiltered_page_walks_the_primary_key(uow, sessions):
     await load(UnitOfWork(sessions), "big", 5000)
-    async with uow:
+    async with uow.for_tenant("big"):
         explained = await plan(uow, "big", MovieFilters())
     assert "Seq Scan" not in explained, explained
     assert "Index Scan using movies__big__" in explained, explained

@@ -47,6 +47,8 @@ async def test_models_match_the_migrations(connection):
     assert await connection.run_sync(diff) == []
 
 
-async def test_new_categories_get_ids_after_the_seeded_ones(connection):
-    new_id = await connection.scalar(text("INSERT INTO categories (name) VALUES ('Documentary') RETURNING id"))
+async def test_new_categories_get_ids_after_the_seeded_ones(owner_engine):
+    async with owner_engine.connect() as connection:  # the app role only reads categories
+        new_id = await connection.scalar(text("INSERT INTO categories (name) VALUES ('Documentary') RETURNING id"))
+        await connection.rollback()
     assert new_id == 26

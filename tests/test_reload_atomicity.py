@@ -8,6 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import delete, text
 
+from moviemanager.config import Settings
 from moviemanager.db import create_sessionmaker
 from moviemanager.errors import CatalogBusy, InvalidCsv
 from moviemanager.models import Tenant
@@ -20,18 +21,21 @@ from moviemanager.uow import UnitOfWork
 from .factories import catalog_csv, movie
 
 
-@pytest.fixture
-async def committed(engine):
-    """Sessions that really commit, and a tenant name removed again afterwards."""
-    sessions = create_sessionmaker(engine)
-    tenant = f"atomic_{uuid.uuid4().hex[:8]}"
-    yield sessions, tenant
-    async with sessions() as session:
-        bulk = BulkMovies(session, tenant)
-        if partition := await bulk.current_partition():
+async def remove_tenant(owner_engine, tenant: str) -> None:
+    async with create_sessionmaker(owner_engine, Settings.model_construct())() as session:
+        if partition := await BulkMovies(session, tenant).current_partition():
             await session.execute(text(f'DROP TABLE "{partition}"'))
         await session.execute(delete(Tenant).where(Tenant.name == tenant))
         await session.commit()
+
+
+@pytest.fixture
+async def committed(engine, owner_engine, settings):
+    """Sessions (as the app role) that really commit, and a tenant name removed again afterwards."""
+    sessions = create_sessionmaker(engine, settings)
+    tenant = f"atomic_{uuid.uuid4().hex[:8]}"
+    yield sessions, tenant
+    await remove_tenant(owner_engine, tenant)
 
 
 class GatedFile(io.BytesIO):
@@ -54,7 +58,7 @@ def rows(ids) -> bytes:
 
 
 async def visible_ids(sessions, tenant) -> list[int]:
-    async with UnitOfWork(sessions) as uow:
+    async with UnitOfWork(sessions).for_tenant(tenant) as uow:
         return [m.tmdb_id for m in await uow.movies(tenant).list(MovieFilters(), limit=1000)]
 
 
@@ -103,7 +107,7 @@ async def test_reloads_of_one_tenant_wait_for_each_other(committed):
     assert await visible_ids(sessions, tenant) == list(range(4, 10))
 
 
-async def test_reloads_of_different_tenants_proceed_in_parallel(committed):
+async def test_reloads_of_different_tenants_proceed_in_parallel(committed, owner_engine):
     sessions, tenant = committed
     other = tenant + "_b"
     try:
@@ -119,11 +123,7 @@ async def test_reloads_of_different_tenants_proceed_in_parallel(committed):
         assert (await asyncio.wait_for(first, timeout=10)).total == 39
     finally:
         source.gate.set()
-        async with sessions() as session:
-            if partition := await BulkMovies(session, other).current_partition():
-                await session.execute(text(f'DROP TABLE "{partition}"'))
-            await session.execute(delete(Tenant).where(Tenant.name == other))
-            await session.commit()
+        await remove_tenant(owner_engine, other)
 
 
 async def test_a_failed_reload_leaves_the_committed_catalog(committed):

@@ -30,7 +30,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings.log_level)
     async with open_database(settings) as engine:
         app.state.engine = engine
-        app.state.sessions = create_sessionmaker(engine)
+        app.state.sessions = create_sessionmaker(engine, settings)
         if settings.load_defaults:
             loaded = await load_default_catalogs(lambda: UnitOfWork(app.state.sessions), settings.csv_dir)
             if loaded:

@@ -102,7 +102,7 @@ async def _load(settings: Settings, args: argparse.Namespace) -> int:
         async with open_database(settings) as engine:
             try:
                 report = await import_catalog(
-                    UnitOfWork(create_sessionmaker(engine)),
+                    UnitOfWork(create_sessionmaker(engine, settings)),
                     args.tenant,
                     source,
                     options,
@@ -135,7 +135,7 @@ async def _export(settings: Settings, tenant: str, output: Path | None) -> int:
     from .uow import UnitOfWork
 
     async with open_database(settings) as engine:
-        chunks = export_catalog(UnitOfWork(create_sessionmaker(engine)), tenant, MovieFilters())
+        chunks = export_catalog(UnitOfWork(create_sessionmaker(engine, settings)), tenant, MovieFilters())
         try:
             first = await anext(chunks)  # before any output, so an unknown tenant leaves no file behind
         except TenantNotFound as exc:

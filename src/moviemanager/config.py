@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     max_upload_mb: int = Field(default=1024, ge=1)
+    # Unset: DATABASE_URL (or the embedded server's) logging in as the app role, moviemanager_app.
+    app_database_url: str | None = None
+    # Seconds, on every transaction; 0: no limit.
+    db_statement_timeout: float = Field(default=30.0, ge=0)
+    db_lock_timeout: float = Field(default=5.0, ge=0)
+    import_statement_timeout: float = Field(default=3600.0, ge=0)
+    reload_lock_timeout: float = Field(default=30.0, ge=0)
 
     @property
     def embedded_pgdata(self) -> Path:

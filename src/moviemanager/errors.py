@@ -63,6 +63,15 @@ class CatalogBusy(DomainError):
         )
 
 
+class TenantBusy(DomainError):
+    status_code = 409
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(
+            f"Another reload of tenant {tenant!r} is still running; this one was not started. Retry when it is done."
+        )
+
+
 class ShrinkRefused(DomainError):
     status_code = 422
 

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Text,
     func,
     literal_column,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,7 +49,8 @@ class Movie(Base):
             postgresql_using="gin",
             postgresql_ops={"genre_keys": "jsonb_path_ops"},
         ),
-        Index("ix_movies_year", text("((data ->> 'year')::integer)"), "tmdb_id"),
+        # JSONB, not an integer cast: a cast can fail, so it is not LEAKPROOF (migration 0006).
+        Index("ix_movies_year", literal_column("(data -> 'year')").label("year"), "tmdb_id"),
         {"postgresql_partition_by": "LIST (tenant)"},
     )
 

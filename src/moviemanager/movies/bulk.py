@@ -11,8 +11,6 @@ tenants never wait for each other's COPY.
 """
 
 import asyncio
-import re
-import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +31,6 @@ LOCK_NOT_AVAILABLE = "55P03"
 # Bulk index builds sort in memory up to this much, per build, instead of spilling to disk.
 INDEX_BUILD_MEMORY = "256MB"
 DUPLICATES_PER_FETCH = 10_000
-
-INDEX_DEFINITION = re.compile(r"^CREATE (?P<unique>UNIQUE )?INDEX \S+ ON ONLY \S+ (?P<rest>USING .+)$")
 
 
 @dataclass(frozen=True)
@@ -80,26 +76,14 @@ class BulkMovies:
         return result.scalar()
 
     async def create_table(self, *, temporary: bool = False) -> str:
-        """A new, empty, unindexed table shaped like `movies`, for this tenant's rows only."""
-        name = f"{PARTITION_PREFIX}{self.tenant[:40]}__{secrets.token_hex(4)}"
-        kind = "TEMPORARY TABLE" if temporary else "TABLE"
-        on_commit = " ON COMMIT DROP" if temporary else ""
-        # Columns read from the catalog, not `LIKE movies`: LIKE would lock `movies` until commit,
-        # and every other tenant's swap would wait for this import. The CHECK lets ATTACH
-        # PARTITION skip scanning the table to prove every row belongs to this tenant.
-        columns = await self._run(
-            """
-            SELECT format('%I %s%s', attname, format_type(atttypid, atttypmod),
-                          CASE WHEN attnotnull THEN ' NOT NULL' ELSE '' END)
-            FROM pg_attribute WHERE attrelid = 'movies'::regclass AND attnum > 0 AND NOT attisdropped
-            ORDER BY attnum
-            """
+        """A new, empty, unindexed table shaped like `movies`, for this tenant's rows only.
+
+        Made by the owner (a function of migration 0006): the app role owns no table.
+        """
+        result = await self._run(
+            "SELECT movies_create_table(:tenant, :temporary)", tenant=self.tenant, temporary=temporary
         )
-        definitions = ", ".join(columns.scalars())
-        await self._run(
-            f"CREATE {kind} {_quoted(name)} ({definitions}, CHECK (tenant = {_literal(self.tenant)})){on_commit}"
-        )
-        return name
+        return result.scalar_one()
 
     async def copy(self, table: str, chunks: AsyncIterable[bytes]) -> None:
         """COPY text-format rows in; FREEZE, as the table is new in this transaction (no VACUUM later)."""
@@ -114,7 +98,7 @@ class BulkMovies:
         """
         try:
             async with self.session.begin_nested():
-                await self._run(f"ALTER TABLE {_quoted(table)} ADD PRIMARY KEY (tenant, tmdb_id) INCLUDE (checksum)")
+                await self._run("SELECT movies_add_primary_key(:tenant, :table)", tenant=self.tenant, table=table)
         except IntegrityError:
             return False
         return True
@@ -163,21 +147,11 @@ class BulkMovies:
     async def add_other_indexes(self, table: str) -> None:
         """Every index `movies` has, built in bulk; ATTACH PARTITION adopts them as they match."""
         await self._run(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
-        definitions = await self._run(
-            """
-            SELECT pg_get_indexdef(indexrelid) FROM pg_index
-            WHERE indrelid = 'movies'::regclass AND NOT indisprimary
-            """
-        )
-        for definition in definitions.scalars().all():
-            match = INDEX_DEFINITION.match(definition)
-            if match is None:
-                raise RuntimeError(f"cannot copy index definition: {definition}")
-            await self._run(f"CREATE {match['unique'] or ''}INDEX ON {_quoted(table)} {match['rest']}")
+        await self._run("SELECT movies_add_indexes(:tenant, :table)", tenant=self.tenant, table=table)
 
     async def analyze(self, table: str) -> None:
         """Statistics now, so the first queries after the swap are planned for the new data."""
-        await self._run(f"ANALYZE {_quoted(table)}")
+        await self._run("SELECT movies_analyze(:tenant, :table)", tenant=self.tenant, table=table)
 
     async def count(self, table: str) -> int:
         return (await self._run(f"SELECT count(*) FROM {_quoted(table)}")).scalar_one()
@@ -207,18 +181,14 @@ class BulkMovies:
         for attempt in range(1, SWAP_ATTEMPTS + 1):
             try:
                 async with self.session.begin_nested():
-                    if old is not None:
-                        await self._run(f"SET LOCAL lock_timeout = '{TENANT_LOCK_TIMEOUT}'")
-                        await self._run(f"LOCK TABLE {_quoted(old)} IN ACCESS EXCLUSIVE MODE")
-                        await self._run(f"SET LOCAL lock_timeout = '{SHARED_LOCK_TIMEOUT}'")
-                        await self._run("LOCK TABLE ONLY movies IN ACCESS EXCLUSIVE MODE")  # for the DROP
-                        await self._run(f"DROP TABLE {_quoted(old)}")
-                    else:
-                        await self._run(f"SET LOCAL lock_timeout = '{SHARED_LOCK_TIMEOUT}'")
                     await self._run(
-                        f"ALTER TABLE movies ATTACH PARTITION {_quoted(new)} FOR VALUES IN ({_literal(self.tenant)})"
+                        "SELECT movies_swap_partition(:tenant, :old, :new, :old_lock_timeout, :movies_lock_timeout)",
+                        tenant=self.tenant,
+                        old=old,
+                        new=new,
+                        old_lock_timeout=TENANT_LOCK_TIMEOUT,
+                        movies_lock_timeout=SHARED_LOCK_TIMEOUT,
                     )
-                    await self._run("SET LOCAL lock_timeout = DEFAULT")
                 return
             except DBAPIError as exc:
                 if _sqlstate(exc) != LOCK_NOT_AVAILABLE:

@@ -57,8 +57,8 @@ async def import_catalog(
         check_encoding(options.encoding)  # before any work, whichever door the options came through
     clock = _PhaseClock()
     stream = row_stream(source, tenant, options.on_error, options.encoding, progress)
-    async with uow:
-        await uow.tenants.add_and_lock(tenant)
+    async with uow.for_tenant(tenant, importing=True):
+        await uow.tenants.add_and_lock(tenant, wait=uow.timeouts.reload_wait)
         bulk = uow.bulk_movies(tenant)
         old = await bulk.current_partition()
         replacing = options.mode == "replace" or old is None

@@ -26,7 +26,7 @@ class MoviePage:
 
 async def list_movies(uow: UnitOfWork, tenant: str, filters: MovieFilters, *, limit: int, offset: int = 0) -> MoviePage:
     """One page of a tenant's movies, ordered by TMDB id."""
-    async with uow:
+    async with uow.for_tenant(tenant):
         await require_tenant(uow, tenant)
         movies = uow.movies(tenant)
         found = await movies.list(filters, limit=limit + 1, offset=offset)
@@ -41,7 +41,7 @@ async def list_movies(uow: UnitOfWork, tenant: str, filters: MovieFilters, *, li
 
 
 async def get_movie(uow: UnitOfWork, tenant: str, tmdb_id: str) -> MovieRead:
-    async with uow:
+    async with uow.for_tenant(tenant):
         await require_tenant(uow, tenant)
         key = tmdb_id_from_text(tmdb_id)
         movie = None if key is None else await uow.movies(tenant).get(key)
