@@ -5,9 +5,11 @@ import io
 import threading
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import delete, text
 
+from moviemanager.app import create_app
 from moviemanager.config import Settings
 from moviemanager.db import create_sessionmaker
 from moviemanager.errors import CatalogBusy, InvalidCsv
@@ -150,3 +152,57 @@ async def test_a_replace_blocked_by_a_long_read_of_its_tenant_answers_busy_and_c
             await reload(sessions, tenant, io.BytesIO(rows([1, 2, 3])))
         await reader.rollback()
     assert await visible_ids(sessions, tenant) == [1, 2]
+
+
+async def test_every_transaction_has_its_timeouts_and_imports_a_longer_statement_timeout(uow, settings):
+    async with uow:
+        shown = await uow.session.execute(
+            text("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
+        )
+        assert tuple(shown.one()) == ("30s", "5s")
+    async with uow.for_tenant("timed", importing=True):
+        assert await uow.session.scalar(text("SELECT current_setting('statement_timeout')")) == "1h"
+
+
+def app_over(sessions, settings):
+    app = create_app(settings)
+    app.state.sessions = sessions
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+async def test_a_reload_that_cannot_get_its_tenants_lock_in_time_answers_409(committed, engine, owner_engine, settings):
+    sessions, tenant = committed
+    await reload(sessions, tenant, io.BytesIO(rows([1, 2])))
+    impatient = settings.model_copy(update={"reload_lock_timeout": 0.2})
+    source = GatedFile(rows(range(10, 40)))
+    first = asyncio.create_task(reload(sessions, tenant, source))
+    try:
+        await asyncio.to_thread(source.reading.wait, 10)
+        async with app_over(create_sessionmaker(engine, impatient), impatient) as client:
+            files = {"file": ("c.csv", rows([1, 2, 3]))}
+            response = await client.post("/reload", params={"tenant": tenant}, files=files)
+            assert response.status_code == 409, response.text
+            assert "Another reload of tenant" in response.json()["detail"]
+            other = await client.post("/reload", params={"tenant": tenant + "_x"}, files=files)
+            assert other.status_code == 200  # another tenant's reload is not held up
+    finally:
+        source.gate.set()
+        await remove_tenant(owner_engine, tenant + "_x")
+    assert (await asyncio.wait_for(first, timeout=10)).total == 30
+    assert await visible_ids(sessions, tenant) == list(range(10, 40))
+
+
+async def test_a_read_that_waits_past_the_lock_timeout_answers_503(committed, engine, owner_engine, settings):
+    sessions, tenant = committed
+    await reload(sessions, tenant, io.BytesIO(rows([1, 2])))
+    hasty = settings.model_copy(update={"db_lock_timeout": 0.1})
+    async with sessions() as session:
+        partition = await BulkMovies(session, tenant).current_partition()
+    async with owner_engine.connect() as locker:
+        await locker.execute(text(f'LOCK TABLE "{partition}" IN ACCESS EXCLUSIVE MODE'))
+        async with app_over(create_sessionmaker(engine, hasty), hasty) as client:
+            response = await client.get("/movies", params={"tenant": tenant})
+        await locker.rollback()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "did not answer in time" in response.json()["detail"]

@@ -110,6 +110,14 @@ class CsvWarning:
 
 MAX_REPORTED_PROBLEMS = 100
 RETRY_AFTER_SECONDS = 1
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
+QUERY_CANCELED = "57014"  # statement_timeout
+
+
+def sqlstate(exc: Exception) -> str | None:
+    """The SQLSTATE of a database error wrapped by SQLAlchemy (asyncpg puts it on the cause)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
 
 
 class InvalidCsv(DomainError):
@@ -159,6 +167,7 @@ class RequestValidationErrorBody(BaseModel):
 def install_error_handlers(app: "FastAPI") -> None:
     from fastapi import Request
     from fastapi.responses import JSONResponse
+    from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     @app.exception_handler(DomainError)
@@ -171,6 +180,15 @@ def install_error_handlers(app: "FastAPI") -> None:
         log.warning("no database connection free within the pool timeout on %s %s", request.method, request.url.path)
         detail = "The service is busy: no database connection came free in time. Retry in a moment."
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if sqlstate(exc) in (LOCK_NOT_AVAILABLE, QUERY_CANCELED):
+            # A lock or statement timeout of the transaction (db.ScopedSession): overload, not a bug.
+            log.warning("lock or statement timeout on %s %s", request.method, request.url.path)
+            detail = "The service is busy: the database did not answer in time. Retry in a moment."
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return await unexpected_error(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -3,14 +3,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import TenantBusy
+from ..errors import LOCK_NOT_AVAILABLE, TenantBusy, sqlstate
 from ..models import Tenant
 
 # Any fixed number, distinct from the migration lock's.
 REGISTRY_LOCK_KEY = 0x6D6D_7465
 # The first key of pg_advisory_xact_lock(int, int) for a tenant's writers; the second is its name's hash.
 WRITER_LOCK_SPACE = 0x6D6D_7772
-LOCK_NOT_AVAILABLE = "55P03"
 
 
 class TenantRepository:
@@ -41,7 +40,7 @@ class TenantRepository:
         try:
             await self.session.execute(select(func.pg_advisory_xact_lock(WRITER_LOCK_SPACE, func.hashtext(name))))
         except DBAPIError as exc:
-            if _sqlstate(exc) == LOCK_NOT_AVAILABLE:
+            if sqlstate(exc) == LOCK_NOT_AVAILABLE:
                 raise TenantBusy(name) from None
             raise
         await self.session.execute(select(func.set_config("lock_timeout", saved, True)))
@@ -51,7 +50,3 @@ class TenantRepository:
     async def lock_registry(self) -> None:
         """Hold a transaction-scoped lock so that only one process seeds an empty database."""
         await self.session.execute(select(func.pg_advisory_xact_lock(REGISTRY_LOCK_KEY)))
-
-
-def _sqlstate(exc: DBAPIError) -> str | None:
-    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig.__cause__, "sqlstate", None)
