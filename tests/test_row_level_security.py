@@ -5,12 +5,13 @@ import uuid
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from moviemanager.app import create_app
-from moviemanager.db import app_url, create_sessionmaker
+from moviemanager.db import app_url, async_url, create_sessionmaker, set_app_role_password
 from moviemanager.migrations.tenant_isolation import APP_ROLE
 from moviemanager.uow import UnitOfWork
 
@@ -174,3 +175,17 @@ async def test_a_thousand_requests_alternating_tenants_over_one_connection_never
     async with engine.connect() as connection:  # the same pooled connection, after them all
         leftover = await connection.execute(text("SELECT current_setting('app.tenant', true), count(*) FROM movies"))
         assert tuple(leftover.one()) in (("", 0), (None, 0))
+
+
+async def test_a_configured_password_is_set_on_the_app_role_and_put_in_its_url(settings, owner_engine):
+    configured = settings.model_copy(update={"app_role_password": SecretStr("s3cr%t'pw")})
+    assert app_url(settings.database_url, configured).password == "s3cr%t'pw"
+    owner_url = async_url(settings.database_url)
+    try:
+        await set_app_role_password(owner_url, "s3cr%t'pw")
+        async with owner_engine.connect() as connection:
+            stored = await connection.scalar(text(f"SELECT rolpassword FROM pg_authid WHERE rolname = '{APP_ROLE}'"))
+        assert stored is not None and stored.startswith(("SCRAM-SHA-256$", "md5"))
+    finally:
+        async with owner_engine.begin() as connection:  # the role is the server's: leave it as it was
+            await connection.execute(text(f"ALTER ROLE {APP_ROLE} PASSWORD NULL"))

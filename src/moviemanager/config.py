@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_CSV_DIR = Path(__file__).parent / "data"
@@ -22,8 +22,11 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     max_upload_mb: int = Field(default=1024, ge=1)
-    # Unset: DATABASE_URL (or the embedded server's) logging in as the app role, moviemanager_app.
+    # Requests are served as the app role (moviemanager_app): with this URL, else with DATABASE_URL
+    # (or the embedded server's) logging in as that role, with app_role_password if set.
     app_database_url: str | None = None
+    # Set by the migrating start (serve, migrate) on the role, for servers that ask for a password.
+    app_role_password: SecretStr | None = None
     # Seconds, on every transaction; 0: no limit.
     db_statement_timeout: float = Field(default=30.0, ge=0)
     db_lock_timeout: float = Field(default=5.0, ge=0)

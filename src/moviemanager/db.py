@@ -10,6 +10,7 @@ from sqlalchemy import Connection, MetaData, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.pool import NullPool
 
 from .config import Settings
 from .embedded import EmbeddedPostgres, start_embedded
@@ -45,7 +46,20 @@ def app_url(owner_url: str | URL, settings: Settings) -> URL:
     logging in as the app role instead (no password: trust or peer authentication, as embedded)."""
     if settings.app_database_url:
         return async_url(settings.app_database_url)
-    return async_url(owner_url).set(username=APP_ROLE, password=None)
+    password = settings.app_role_password.get_secret_value() if settings.app_role_password else None
+    return async_url(owner_url).set(username=APP_ROLE, password=password)
+
+
+async def set_app_role_password(owner_url: URL, password: str) -> None:
+    """Give the app role its password, for servers that ask for one; run as the owner."""
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            quote = text("SELECT format('ALTER ROLE %I PASSWORD %L', CAST(:role AS text), CAST(:password AS text))")
+            statement = await conn.scalar(quote, {"role": APP_ROLE, "password": password})
+            await conn.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
 
 
 def create_engine(url: str | URL, settings: Settings) -> AsyncEngine:
@@ -135,6 +149,8 @@ async def open_database(settings: Settings) -> AsyncIterator[AsyncEngine]:
     try:
         if settings.migrate_on_start:
             await upgrade_to_head(url)
+            if settings.app_role_password:
+                await set_app_role_password(url, settings.app_role_password.get_secret_value())
         engine = create_engine(app_url(url, settings), settings)
         try:
             yield engine
