@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from moviemanager.app import create_app
-from moviemanager.db import app_url, async_url, create_sessionmaker, set_app_role_password
+from moviemanager.db import app_url, async_url, create_sessionmaker, open_database, set_app_role_password
 from moviemanager.migrations.tenant_isolation import APP_ROLE
 from moviemanager.uow import UnitOfWork
 
@@ -189,3 +189,10 @@ async def test_a_configured_password_is_set_on_the_app_role_and_put_in_its_url(s
     finally:
         async with owner_engine.begin() as connection:  # the role is the server's: leave it as it was
             await connection.execute(text(f"ALTER ROLE {APP_ROLE} PASSWORD NULL"))
+
+
+async def test_the_service_migrates_as_the_owner_and_serves_as_the_app_role(settings):
+    migrating = settings.model_copy(update={"migrate_on_start": True})  # the database is at head: a no-op
+    async with open_database(migrating) as engine, engine.connect() as connection:
+        roles = await connection.execute(text("SELECT current_user, session_user"))
+        assert tuple(roles.one()) == (APP_ROLE, APP_ROLE)
