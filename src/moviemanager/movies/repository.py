@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, column, false, func, literal, literal_column, select, table
+from sqlalchemy import BigInteger, ColumnElement, Select, Text, column, false, func, literal_column, select, table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.sql.selectable import NamedFromClause
@@ -13,7 +13,7 @@ from .genres import genre_key
 
 # Written exactly as the indexes' expressions, keys inline (a bound key would not match the index).
 GENRE_KEYS = literal_column("movies.data -> 'genre_keys'", type_=JSONB)
-YEAR = literal_column("movies.data -> 'year'", type_=JSONB)
+YEAR = literal_column("(movies.data ->> 'year') COLLATE \"C\"", type_=Text)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +31,7 @@ class MovieFilters:
         if self.year is not None:
             if not YEAR_RANGE[0] <= self.year <= YEAR_RANGE[1]:
                 return [false()]  # no stored movie has such a year, and it may not fit an integer
-            conditions.append(literal(self.year, JSONB) == YEAR)
+            conditions.append(str(self.year) == YEAR)
         return conditions
 
 

@@ -17,7 +17,8 @@ Create Date: 2026-11-26
 - Under RLS a filter may use an index only if its functions are LEAKPROOF (otherwise the planner
   must check the policy first, row by row). The JSONB functions the filters use never fail on
   data, so a superuser migration marks them LEAKPROOF; the year index moves from
-  `(data ->> 'year')::integer` (a cast that can fail, quoting the value) to `data -> 'year'`.
+  `(data ->> 'year')::integer` (a cast that can fail, quoting the value) to the text
+  `(data ->> 'year') COLLATE "C"` (a jsonb index would cost three times as much to build).
 """
 
 from collections.abc import Sequence
@@ -42,10 +43,11 @@ depends_on: str | Sequence[str] | None = None
 LEAKPROOF_FUNCTIONS = [
     "pg_catalog.jsonb_object_field(jsonb, text)",  # ->
     "pg_catalog.jsonb_contains(jsonb, jsonb)",  # @>
-    "pg_catalog.jsonb_eq(jsonb, jsonb)",  # =
+    "pg_catalog.jsonb_object_field_text(jsonb, text)",  # ->>
 ]
 OLD_YEAR_INDEX = "CREATE INDEX ix_movies_year ON movies (((data ->> 'year')::integer), tmdb_id)"
-NEW_YEAR_INDEX = "CREATE INDEX ix_movies_year ON movies ((data -> 'year'), tmdb_id)"
+# As text in the "C" collation (bytewise): as cheap to build as the integer, and = on text is LEAKPROOF.
+NEW_YEAR_INDEX = """CREATE INDEX ix_movies_year ON movies (((data ->> 'year') COLLATE "C"), tmdb_id)"""
 
 CREATE_ROLE = f"""
 DO $$
