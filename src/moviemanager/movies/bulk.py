@@ -5,6 +5,10 @@ as a plain table (COPY FREEZE with no index, then every index of `movies` built 
 the end of the same transaction, drops the old partition and attaches the new one. Readers see the
 old set until commit, and the old rows leave with their table: no dead tuples, no VACUUM debt.
 
+The app role that serves requests owns no table: creating, indexing, analysing, dropping and
+attaching partitions go through owner functions of migration 0006, which check the tenant
+against the transaction's (`app.tenant`); COPY, the diff and the upsert run as the app role.
+
 Locks: only the swap touches `movies` itself (ACCESS EXCLUSIVE for the DROP, held until commit,
 so it comes last); everything before works on the tenant's own tables, so reloads of different
 tenants never wait for each other's COPY.
@@ -22,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..errors import CatalogBusy
 from .copy_format import COPY_COLUMNS
 
-PARTITION_PREFIX = "movies__"
 # The swap's lock waits (see swap): short, retried, then 409 rather than stalling every reader.
 TENANT_LOCK_TIMEOUT = "1s"
 SHARED_LOCK_TIMEOUT = "200ms"
@@ -47,10 +50,6 @@ def _sqlstate(exc: DBAPIError) -> str | None:
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class BulkMovies:

@@ -5,7 +5,7 @@ Revises: 0002
 Create Date: 2026-11-26
 
 - The app role (tenant_isolation.APP_ROLE) is cluster-wide: created once, if missing, by whichever
-  database migrates first; each database grants it what it needs, and nothing owns more.
+  database migrates first; each database grants it what it needs there. It owns nothing.
 - `movies` and each of its partitions get the tenant policy (a partition named directly, as the
   export and the import's diff do, is checked against its own policies, not its parent's).
 - The importer creates, indexes, attaches and drops partitions: DDL that only the owner may run.
