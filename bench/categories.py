@@ -37,7 +37,7 @@ from moviemanager.app import create_app
 from moviemanager.categories.counts import category_counts
 from moviemanager.categories.repository import CategoryRepository
 from moviemanager.config import Settings
-from moviemanager.db import async_url, create_engine, create_sessionmaker
+from moviemanager.db import app_url, async_url, create_engine, create_sessionmaker
 from moviemanager.migrations import upgrade_to_head
 from moviemanager.movies.importer import import_catalog
 from moviemanager.movies.repository import MovieFilters
@@ -103,8 +103,9 @@ async def main(args: argparse.Namespace) -> None:
         recreate_database(args.database_url)
         await upgrade_to_head(url)
     settings = Settings(database_url=url.render_as_string(hide_password=False), load_defaults=False)
-    engine = create_engine(settings.database_url, settings)
-    sessions = create_sessionmaker(engine)
+    engine = create_engine(settings.database_url, settings)  # the owner: setup and the SQL yardstick
+    app_engine = create_engine(app_url(settings.database_url, settings), settings)  # as the service runs
+    sessions = create_sessionmaker(app_engine, settings)
     if not args.reuse:
         with open(args.file, "rb") as catalog:
             started = time.perf_counter()
@@ -117,7 +118,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{movies:,} movies, {links:,} movie-category links")
 
     app = create_app(settings)
-    app.state.engine, app.state.sessions = engine, sessions
+    app.state.engine, app.state.sessions = app_engine, sessions
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
@@ -159,6 +160,7 @@ async def main(args: argparse.Namespace) -> None:
         line(f"GET /categories?tenant=bench&year=2001 ({len(rows):,} nodes)", seconds, 1.0)
         print("   stored counts == live counts:", await counts_agree(sessions))
     await engine.dispose()
+    await app_engine.dispose()
 
 
 async def explain(engine, filters: MovieFilters) -> None:

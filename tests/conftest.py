@@ -1,7 +1,8 @@
 """Every test talks to a real PostgreSQL: the server named by TEST_DATABASE_URL, or an embedded one.
 
-The session creates a scratch database and migrates it; each test runs inside a transaction that
-is rolled back at the end (the app's sessions join it through savepoints).
+The session creates a scratch database and migrates it as the owner; each test runs, as the app
+role (so row-level security applies, as in production), inside a transaction that is rolled back at
+the end (the app's sessions join it through savepoints).
 """
 
 import contextlib
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from moviemanager.app import create_app
 from moviemanager.config import PACKAGED_CSV_DIR, Settings
-from moviemanager.db import async_url, create_engine
+from moviemanager.db import app_url, async_url, create_engine, create_sessionmaker
 from moviemanager.embedded import EmbeddedPostgres
 from moviemanager.migrations import upgrade_to_head
 from moviemanager.uow import UnitOfWork
@@ -96,6 +97,15 @@ def settings(database_url: URL) -> Settings:
 
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """Connections as the app role, like the service's."""
+    engine = create_engine(app_url(settings.database_url, settings), settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def owner_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """Connections as the tables' owner (a superuser here), for setting up and cleaning up."""
     engine = create_engine(settings.database_url, settings)
     yield engine
     await engine.dispose()
@@ -113,9 +123,9 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 @pytest.fixture
-def sessions(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+def sessions(connection: AsyncConnection, settings: Settings) -> async_sessionmaker[AsyncSession]:
     """Sessions inside the test's transaction: their commits release savepoints only."""
-    return async_sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    return create_sessionmaker(connection, settings, join_transaction_mode="create_savepoint")
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """GET /categories: the master tree (extended by migration 0003b), nested, cut at max_level."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 ROOTS = [(1, "Action"), (2, "Drama"), (3, "Comedy"), (4, "Horror"), (5, "Science Fiction")] + [
     (26, "Animation"),
@@ -13,6 +15,17 @@ ROOTS = [(1, "Action"), (2, "Drama"), (3, "Comedy"), (4, "Horror"), (5, "Science
     (30, "Mystery"),
 ]
 CATEGORIES = 37
+
+
+@pytest.fixture
+async def connection(owner_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """As the owner: a test below writes categories by hand, which the app role may only read."""
+    async with owner_engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
 
 
 def names(nodes) -> list[str]:

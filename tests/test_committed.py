@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from moviemanager import cli
 from moviemanager.app import create_app
 from moviemanager.config import Settings
-from moviemanager.db import create_engine, create_sessionmaker
+from moviemanager.db import app_url, create_engine, create_sessionmaker
 from moviemanager.movies.export import export_catalog
 from moviemanager.movies.repository import MovieFilters, MovieRepository
 from moviemanager.uow import UnitOfWork
@@ -32,7 +32,7 @@ async def own_settings(server_url: URL, settings: Settings) -> AsyncIterator[Set
 
 @pytest.fixture(scope="module")
 async def own_engine(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(own_settings.database_url, own_settings)
+    engine = create_engine(app_url(own_settings.database_url, own_settings), own_settings)
     yield engine
     await engine.dispose()
 
@@ -42,7 +42,7 @@ async def client(own_settings, own_engine) -> AsyncIterator[httpx.AsyncClient]:
     """The app on the module's database: its reloads really commit."""
     app = create_app(own_settings)
     app.state.engine = own_engine
-    app.state.sessions = create_sessionmaker(own_engine)
+    app.state.sessions = create_sessionmaker(own_engine, own_settings)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
     ) as client:
@@ -57,7 +57,7 @@ async def reload(client, tenant: str, data: bytes, **params: str) -> None:
 
 
 async def export(engine, tenant: str) -> bytes:
-    chunks = export_catalog(UnitOfWork(create_sessionmaker(engine)), tenant, MovieFilters())
+    chunks = export_catalog(UnitOfWork(create_sessionmaker(engine, Settings.model_construct())), tenant, MovieFilters())
     return b"".join([chunk async for chunk in chunks])
 
 
@@ -108,7 +108,9 @@ async def test_a_reload_committing_mid_export_does_not_leak_into_it(client, own_
 
 async def test_the_transaction_ends_before_the_first_chunk(client, own_engine):
     await reload(client, "spooled", catalog_csv([movie(i, Overview="dài " * 100) for i in range(1, 501)]))
-    chunks = export_catalog(UnitOfWork(create_sessionmaker(own_engine)), "spooled", MovieFilters())
+    chunks = export_catalog(
+        UnitOfWork(create_sessionmaker(own_engine, Settings.model_construct())), "spooled", MovieFilters()
+    )
     first = await anext(chunks)
     assert own_engine.pool.checkedout() == 0  # a slow download holds no connection, no lock
     rest = [chunk async for chunk in chunks]

@@ -167,7 +167,7 @@ async def test_same_tmdb_id_in_two_tenants_stays_apart(client):
 
 async def test_registered_tenant_without_movies_lists_nothing(client, uow):
     async with uow:
-        await uow.tenants.add_and_lock("empty")
+        await uow.tenants.add_and_lock("empty", wait=1)
         await uow.commit()
     response = await client.get("/movies", params={"tenant": "empty"})
     assert response.status_code == 200

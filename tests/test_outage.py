@@ -29,7 +29,7 @@ def own_app(settings, database_url: str):
     settings = settings.model_copy(update={"database_url": database_url, "db_pool_timeout": 1.0})
     engine = create_engine(database_url, settings)
     app = create_app(settings)
-    app.state.engine, app.state.sessions = engine, create_sessionmaker(engine)
+    app.state.engine, app.state.sessions = engine, create_sessionmaker(engine, settings)
     return app, engine
 
 

@@ -6,14 +6,15 @@ import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from moviemanager.app import create_app
-from moviemanager.db import async_url, create_sessionmaker
+from moviemanager.db import app_url, create_sessionmaker
 
 
 async def test_an_exhausted_pool_answers_503_within_the_pool_timeout(settings):
-    engine = create_async_engine(async_url(settings.database_url), pool_size=1, max_overflow=0, pool_timeout=0.2)
+    url = app_url(settings.database_url, settings)
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
     app = create_app(settings)
     app.state.engine = engine
-    app.state.sessions = create_sessionmaker(engine)
+    app.state.sessions = create_sessionmaker(engine, settings)
     try:
         async with engine.connect():  # the only connection, held by someone else
             transport = httpx.ASGITransport(app=app)

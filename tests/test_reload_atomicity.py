@@ -5,9 +5,12 @@ import io
 import threading
 import uuid
 
+import httpx
 import pytest
 from sqlalchemy import delete, text
 
+from moviemanager.app import create_app
+from moviemanager.config import Settings
 from moviemanager.db import create_sessionmaker
 from moviemanager.errors import CatalogBusy, InvalidCsv
 from moviemanager.models import Tenant
@@ -17,21 +20,25 @@ from moviemanager.movies.repository import MovieFilters
 from moviemanager.movies.schemas import ImportReport
 from moviemanager.uow import UnitOfWork
 
+from .conftest import ADMIN
 from .factories import catalog_csv, movie
 
 
-@pytest.fixture
-async def committed(engine):
-    """Sessions that really commit, and a tenant name removed again afterwards."""
-    sessions = create_sessionmaker(engine)
-    tenant = f"atomic_{uuid.uuid4().hex[:8]}"
-    yield sessions, tenant
-    async with sessions() as session:
-        bulk = BulkMovies(session, tenant)
-        if partition := await bulk.current_partition():
+async def remove_tenant(owner_engine, tenant: str) -> None:
+    async with create_sessionmaker(owner_engine, Settings.model_construct())() as session:
+        if partition := await BulkMovies(session, tenant).current_partition():
             await session.execute(text(f'DROP TABLE "{partition}"'))
         await session.execute(delete(Tenant).where(Tenant.name == tenant))
         await session.commit()
+
+
+@pytest.fixture
+async def committed(engine, owner_engine, settings):
+    """Sessions (as the app role) that really commit, and a tenant name removed again afterwards."""
+    sessions = create_sessionmaker(engine, settings)
+    tenant = f"atomic_{uuid.uuid4().hex[:8]}"
+    yield sessions, tenant
+    await remove_tenant(owner_engine, tenant)
 
 
 class GatedFile(io.BytesIO):
@@ -54,7 +61,7 @@ def rows(ids) -> bytes:
 
 
 async def visible_ids(sessions, tenant) -> list[int]:
-    async with UnitOfWork(sessions) as uow:
+    async with UnitOfWork(sessions).for_tenant(tenant) as uow:
         return [m.tmdb_id for m in await uow.movies(tenant).list(MovieFilters(), limit=1000)]
 
 
@@ -103,7 +110,7 @@ async def test_reloads_of_one_tenant_wait_for_each_other(committed):
     assert await visible_ids(sessions, tenant) == list(range(4, 10))
 
 
-async def test_reloads_of_different_tenants_proceed_in_parallel(committed):
+async def test_reloads_of_different_tenants_proceed_in_parallel(committed, owner_engine):
     sessions, tenant = committed
     other = tenant + "_b"
     try:
@@ -119,11 +126,7 @@ async def test_reloads_of_different_tenants_proceed_in_parallel(committed):
         assert (await asyncio.wait_for(first, timeout=10)).total == 39
     finally:
         source.gate.set()
-        async with sessions() as session:
-            if partition := await BulkMovies(session, other).current_partition():
-                await session.execute(text(f'DROP TABLE "{partition}"'))
-            await session.execute(delete(Tenant).where(Tenant.name == other))
-            await session.commit()
+        await remove_tenant(owner_engine, other)
 
 
 async def test_a_failed_reload_leaves_the_committed_catalog(committed):
@@ -150,3 +153,57 @@ async def test_a_replace_blocked_by_a_long_read_of_its_tenant_answers_busy_and_c
             await reload(sessions, tenant, io.BytesIO(rows([1, 2, 3])))
         await reader.rollback()
     assert await visible_ids(sessions, tenant) == [1, 2]
+
+
+async def test_every_transaction_has_its_timeouts_and_imports_a_longer_statement_timeout(uow, settings):
+    async with uow:
+        shown = await uow.session.execute(
+            text("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
+        )
+        assert tuple(shown.one()) == ("30s", "5s")
+    async with uow.for_tenant("timed", importing=True):
+        assert await uow.session.scalar(text("SELECT current_setting('statement_timeout')")) == "1h"
+
+
+def app_over(sessions, settings):
+    app = create_app(settings)
+    app.state.sessions = sessions
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN)
+
+
+async def test_a_reload_that_cannot_get_its_tenants_lock_in_time_answers_409(committed, engine, owner_engine, settings):
+    sessions, tenant = committed
+    await reload(sessions, tenant, io.BytesIO(rows([1, 2])))
+    impatient = settings.model_copy(update={"reload_lock_timeout": 0.2})
+    source = GatedFile(rows(range(10, 40)))
+    first = asyncio.create_task(reload(sessions, tenant, source))
+    try:
+        await asyncio.to_thread(source.reading.wait, 10)
+        async with app_over(create_sessionmaker(engine, impatient), impatient) as client:
+            files = {"file": ("c.csv", rows([1, 2, 3]))}
+            response = await client.post("/reload", params={"tenant": tenant}, files=files)
+            assert response.status_code == 409, response.text
+            assert "Another reload of tenant" in response.json()["detail"]
+            other = await client.post("/reload", params={"tenant": tenant + "_x"}, files=files)
+            assert other.status_code == 200  # another tenant's reload is not held up
+    finally:
+        source.gate.set()
+        await remove_tenant(owner_engine, tenant + "_x")
+    assert (await asyncio.wait_for(first, timeout=10)).total == 30
+    assert await visible_ids(sessions, tenant) == list(range(10, 40))
+
+
+async def test_a_read_that_waits_past_the_lock_timeout_answers_503(committed, engine, owner_engine, settings):
+    sessions, tenant = committed
+    await reload(sessions, tenant, io.BytesIO(rows([1, 2])))
+    hasty = settings.model_copy(update={"db_lock_timeout": 0.1})
+    async with sessions() as session:
+        partition = await BulkMovies(session, tenant).current_partition()
+    async with owner_engine.connect() as locker:
+        await locker.execute(text(f'LOCK TABLE "{partition}" IN ACCESS EXCLUSIVE MODE'))
+        async with app_over(create_sessionmaker(engine, hasty), hasty) as client:
+            response = await client.get("/movies", params={"tenant": tenant})
+        await locker.rollback()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "did not answer in time" in response.json()["detail"]

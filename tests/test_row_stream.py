@@ -63,7 +63,7 @@ async def load(sessions, tenant: str, source, **options):
 
 
 async def stored(sessions, tenant: str) -> list[tuple]:
-    async with UnitOfWork(sessions) as uow:
+    async with UnitOfWork(sessions).for_tenant(tenant) as uow:
         result = await uow.session.execute(
             text("SELECT tmdb_id, checksum, data FROM movies WHERE tenant = :tenant ORDER BY tmdb_id"),
             {"tenant": tenant},
@@ -123,7 +123,7 @@ async def test_the_first_line_wins_whatever_order_copy_received_the_rows(uow):
     async def chunks():
         yield b"".join(copy_line(b"order", tmdb_id, {"movie_name": name}) for tmdb_id, name in copied)
 
-    async with uow:
+    async with uow.for_tenant("order"):
         bulk = uow.bulk_movies("order")
         table = await bulk.create_table(temporary=True)
         await bulk.copy(table, chunks())

@@ -33,7 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.admin_token = admin_token(settings)
     async with open_database(settings) as engine:
         app.state.engine = engine
-        app.state.sessions = create_sessionmaker(engine)
+        app.state.sessions = create_sessionmaker(engine, settings)
         if settings.load_defaults:
             loaded = await load_default_catalogs(lambda: UnitOfWork(app.state.sessions), settings.csv_dir)
             if loaded:

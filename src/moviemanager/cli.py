@@ -120,7 +120,7 @@ async def _load(settings: Settings, args: argparse.Namespace) -> int:
         async with open_database(settings) as engine:
             try:
                 report = await import_catalog(
-                    UnitOfWork(create_sessionmaker(engine)),
+                    UnitOfWork(create_sessionmaker(engine, settings)),
                     args.tenant,
                     source,
                     options,
@@ -149,7 +149,7 @@ async def _token(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {args.tenant!r} is not a valid tenant name (a-z, 0-9, _ and -, at most 64)", file=sys.stderr)
         return 2
     async with open_database(settings) as engine:
-        uow = UnitOfWork(create_sessionmaker(engine))
+        uow = UnitOfWork(create_sessionmaker(engine, settings))
         if args.token_command == "create":
             new = await service.create_token(uow, args.tenant, args.note)
             print(
@@ -186,7 +186,7 @@ async def _export(settings: Settings, tenant: str, output: Path | None) -> int:
     from .uow import UnitOfWork
 
     async with open_database(settings) as engine:
-        chunks = export_catalog(UnitOfWork(create_sessionmaker(engine)), tenant, MovieFilters())
+        chunks = export_catalog(UnitOfWork(create_sessionmaker(engine, settings)), tenant, MovieFilters())
         try:
             first = await anext(chunks)  # before any output, so an unknown tenant leaves no file behind
         except TenantNotFound as exc:

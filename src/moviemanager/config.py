@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     # Unset: generated on first start and kept in data_dir/admin_token (see auth.py).
     admin_token: SecretStr | None = Field(default=None, min_length=16)
 
+    # Requests are served as the app role (moviemanager_app): with this URL, else with DATABASE_URL
+    # (or the embedded server's) logging in as that role, with app_role_password if set.
+    app_database_url: str | None = None
+    # Set by the migrating start (serve, migrate) on the role, for servers that ask for a password.
+    app_role_password: SecretStr | None = None
+    # Seconds, on every transaction; 0: no limit.
+    db_statement_timeout: float = Field(default=30.0, ge=0)
+    db_lock_timeout: float = Field(default=5.0, ge=0)
+    import_statement_timeout: float = Field(default=3600.0, ge=0)
+    reload_lock_timeout: float = Field(default=30.0, ge=0)
+
     @property
     def admin_token_file(self) -> Path:
         return self.data_dir.expanduser().resolve() / "admin_token"

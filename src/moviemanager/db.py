@@ -3,16 +3,20 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
-from sqlalchemy import MetaData
+from sqlalchemy import Connection, MetaData, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
+from sqlalchemy.pool import NullPool
 
 from .config import Settings
 from .embedded import EmbeddedPostgres, start_embedded
 from .migrations import upgrade_to_head
+from .migrations.tenant_isolation import APP_ROLE
 
 # Deterministic constraint names, so migrations can refer to them.
 NAMING_CONVENTION = {
@@ -38,6 +42,27 @@ def async_url(url: str | URL) -> URL:
     return parsed.set(drivername="postgresql+asyncpg")
 
 
+def app_url(owner_url: str | URL, settings: Settings) -> URL:
+    """The URL requests are served with: MOVIEMANAGER_APP_DATABASE_URL, else the owner's URL
+    logging in as the app role instead (no password: trust or peer authentication, as embedded)."""
+    if settings.app_database_url:
+        return async_url(settings.app_database_url)
+    password = settings.app_role_password.get_secret_value() if settings.app_role_password else None
+    return async_url(owner_url).set(username=APP_ROLE, password=password)
+
+
+async def set_app_role_password(owner_url: URL, password: str) -> None:
+    """Give the app role its password, for servers that ask for one; run as the owner."""
+    engine = create_async_engine(owner_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            quote = text("SELECT format('ALTER ROLE %I PASSWORD %L', CAST(:role AS text), CAST(:password AS text))")
+            statement = await conn.scalar(quote, {"role": APP_ROLE, "password": password})
+            await conn.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
+
+
 def create_engine(url: str | URL, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         async_url(url),
@@ -52,13 +77,73 @@ def create_engine(url: str | URL, settings: Settings) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
+@dataclass(frozen=True, kw_only=True)
+class Timeouts:
+    """Limits set on every transaction, in seconds; 0: none."""
+
+    statement: float
+    lock: float
+    # An import's COPY lasts as long as the file takes to parse: minutes for millions of rows.
+    import_statement: float
+    # How long a reload waits for another reload of its tenant before answering 409.
+    reload_wait: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Timeouts":
+        return cls(
+            statement=settings.db_statement_timeout,
+            lock=settings.db_lock_timeout,
+            import_statement=settings.import_statement_timeout,
+            reload_wait=settings.reload_lock_timeout,
+        )
+
+
+def as_interval(seconds: float) -> str:
+    return f"{round(seconds * 1000)}ms"
+
+
+class ScopedSession(Session):
+    """A session whose every transaction starts by naming its tenant and its timeouts.
+
+    The scope comes from `session.info` (see UnitOfWork.for_tenant). set_config(…, true) lasts
+    until the transaction ends, so nothing leaks to the next user of a pooled connection.
+    """
+
+
+SCOPE_TRANSACTION = text(
+    "SELECT set_config('app.tenant', :tenant, true), set_config('statement_timeout', :statement_timeout, true),"
+    " set_config('lock_timeout', :lock_timeout, true)"
+)
+
+
+@event.listens_for(ScopedSession, "after_begin")
+def _scope_transaction(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    if transaction.nested:
+        return  # a savepoint inherits its transaction's settings
+    info = session.info
+    timeouts: Timeouts = info["timeouts"]
+    if info.get("read_only_snapshot") and not connection.in_nested_transaction():
+        # Before any query; inside an enclosing transaction (the tests'), that one's isolation applies.
+        connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    statement = timeouts.import_statement if info.get("importing") else timeouts.statement
+    parameters = {"tenant": info.get("tenant") or "", "statement_timeout": as_interval(statement)}
+    connection.execute(SCOPE_TRANSACTION, {**parameters, "lock_timeout": as_interval(timeouts.lock)})
+
+
+def create_sessionmaker(bind: AsyncEngine | AsyncConnection, settings: Settings, **options: Any) -> async_sessionmaker:
+    return async_sessionmaker(
+        bind,
+        expire_on_commit=False,
+        sync_session_class=ScopedSession,
+        info={"timeouts": Timeouts.from_settings(settings)},
+        **options,
+    )
 
 
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """Connect to DATABASE_URL, or start the embedded server; migrate; yield an engine.
+    """Connect to DATABASE_URL, or start the embedded server; migrate as the owner; yield an
+    engine that logs in as the app role.
 
     On exit the engine is disposed and an embedded server stopped.
     """
@@ -70,7 +155,9 @@ async def open_database(settings: Settings) -> AsyncIterator[AsyncEngine]:
     try:
         if settings.migrate_on_start:
             await upgrade_to_head(url)
-        engine = create_engine(url, settings)
+            if settings.app_role_password:
+                await set_app_role_password(url, settings.app_role_password.get_secret_value())
+        engine = create_engine(app_url(url, settings), settings)
         try:
             yield engine
         finally:

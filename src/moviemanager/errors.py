@@ -124,6 +124,15 @@ class InvalidCategory(DomainError):
     status_code = 422
 
 
+class TenantBusy(DomainError):
+    status_code = 409
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(
+            f"Another reload of tenant {tenant!r} is still running; this one was not started. Retry when it is done."
+        )
+
+
 class ShrinkRefused(DomainError):
     status_code = 422
 
@@ -162,6 +171,14 @@ class CsvWarning:
 
 MAX_REPORTED_PROBLEMS = 100
 RETRY_AFTER_SECONDS = 1
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
+QUERY_CANCELED = "57014"  # statement_timeout
+
+
+def sqlstate(exc: Exception) -> str | None:
+    """The SQLSTATE of a database error wrapped by SQLAlchemy (asyncpg puts it on the cause)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
 
 
 class InvalidCsv(DomainError):
@@ -307,6 +324,11 @@ def install_error_handlers(app: "FastAPI") -> None:
             # pre-ping tests the others, so the next request reconnects once the server is back.
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
             detail = "The database is unavailable right now. Retry in a moment."
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        if sqlstate(exc) in (LOCK_NOT_AVAILABLE, QUERY_CANCELED):
+            # A lock or statement timeout of the transaction (db.ScopedSession): overload, not a bug.
+            log.warning("lock or statement timeout on %s %s", request.method, request.url.path)
+            detail = "The service is busy: the database did not answer in time. Retry in a moment."
             return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         # Never leak internals (SQL, paths, DSNs) to the client; the log has the traceback.
         log.exception("unhandled error on %s %s", request.method, request.url.path)

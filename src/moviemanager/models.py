@@ -30,6 +30,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .db import Base
 
 TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# The sort keys' index expressions, built by migration 0006 (movies/ordering.py queries them), laid
+# out as PostgreSQL prints them back: Alembic compares the text, line breaks included.
+YEAR_KEY = """
+CASE
+    WHEN (data ->> 'year') IS NULL THEN 0
+    ELSE (data ->> 'year')::integer
+END"""
+RATING_KEY = """
+CASE
+    WHEN (data ->> 'rating') IS NULL THEN -1
+    ELSE (data ->> 'rating')::numeric
+END"""
 
 
 class Tenant(Base):
@@ -59,15 +71,10 @@ class Movie(Base):
             postgresql_using="gin",
             postgresql_ops={"genre_keys": "jsonb_path_ops"},
         ),
-        # Sort keys (never NULL) and the search text: migration 0004 says why these.
-        Index("ix_movies_year", text("(COALESCE((data ->> 'year')::integer, 0))"), "tmdb_id"),
-        Index("ix_movies_rating", text("(COALESCE((data ->> 'rating')::numeric, -1))"), "tmdb_id"),
-        Index(
-            "ix_movies_year_rating",
-            text("(COALESCE((data ->> 'year')::integer, 0))"),
-            text("(COALESCE((data ->> 'rating')::numeric, -1))"),
-            "tmdb_id",
-        ),
+        # Sort keys (never NULL) and the search text: migrations 0004 and 0006 say why these.
+        Index("ix_movies_year", text(f"({YEAR_KEY})"), "tmdb_id"),
+        Index("ix_movies_rating", text(f"({RATING_KEY})"), "tmdb_id"),
+        Index("ix_movies_year_rating", text(f"({YEAR_KEY})"), text(f"({RATING_KEY})"), "tmdb_id"),
         # COLLATE "C" in the migration; Alembic's reflection drops an expression's collation.
         Index("ix_movies_title", text("(data ->> 'sort_title')"), "tmdb_id"),
         Index("ix_movies_search", text("((data ->> 'search_words')::tsvector)"), postgresql_using="gin"),

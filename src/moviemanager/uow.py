@@ -6,6 +6,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .categories.repository import CategoryRepository
+from .db import Timeouts
 from .movies.bulk import BulkMovies
 from .movies.repository import MovieRepository
 from .tenants.repository import TenantRepository
@@ -22,9 +23,25 @@ class UnitOfWork:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._scope: dict[str, str | bool] = {}
+
+    def for_tenant(self, tenant: str | None, *, importing: bool = False, read_only_snapshot: bool = False) -> Self:
+        """Scope the next `async with` of the unit to one tenant: row-level security then shows and
+        accepts its rows only (None: no tenant, no tenant row at all).
+
+        `importing`: the longer statement timeout of imports. `read_only_snapshot`: every query
+        reads one consistent snapshot and nothing is written (inside an enclosing transaction,
+        as in the tests, that transaction's isolation applies instead).
+        """
+        self._scope = {"tenant": tenant, "importing": importing, "read_only_snapshot": read_only_snapshot}
+        return self
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.session.info["timeouts"]
 
     async def __aenter__(self) -> Self:
-        self.session = self._sessions()
+        self.session = self._sessions(info=self._scope)
         self.tenants = TenantRepository(self.session)
         self.categories = CategoryRepository(self.session)
         self.tokens = TokenRepository(self.session)
@@ -33,6 +50,7 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._scope = {}  # the next block names its tenant again
         try:
             await self.session.rollback()  # a no-op after commit
         finally:
@@ -40,21 +58,17 @@ class UnitOfWork:
 
     def movies(self, tenant: str) -> MovieRepository:
         """The movies of one tenant: every query the repository makes is filtered by it."""
-        return MovieRepository(self.session, tenant)
+        return MovieRepository(self.session, self._scoped(tenant))
 
     def bulk_movies(self, tenant: str) -> BulkMovies:
         """The tables behind one tenant's movies, for imports."""
-        return BulkMovies(self.session, tenant)
+        return BulkMovies(self.session, self._scoped(tenant))
+
+    def _scoped(self, tenant: str) -> str:
+        if self._scope.get("tenant") != tenant:
+            # Row-level security would show no row: a bug, not an empty catalog.
+            raise RuntimeError(f"this unit of work is not scoped to tenant {tenant!r}; use for_tenant()")
+        return tenant
 
     async def commit(self) -> None:
         await self.session.commit()
-
-    async def read_only_snapshot(self) -> None:
-        """Make the rest of this transaction read one consistent snapshot and write nothing.
-
-        Call it before any query. Inside an enclosing transaction (a savepoint, as in the tests),
-        the enclosing transaction's isolation applies instead.
-        """
-        connection = await self.session.connection()
-        if not connection.in_nested_transaction():
-            await connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

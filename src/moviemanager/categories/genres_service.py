@@ -22,8 +22,7 @@ MOVIES_PER_GENRE = text(
 
 
 async def list_genres(uow: UnitOfWork, tenant: str | None) -> list[GenreRead]:
-    async with uow:
-        await uow.read_only_snapshot()
+    async with uow.for_tenant(tenant, read_only_snapshot=True):
         genres = list(await uow.session.scalars(select(Genre).order_by(Genre.id)))
         counts = None
         if tenant is not None:

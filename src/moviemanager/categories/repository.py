@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -6,9 +6,8 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import CategoriesBusy
+from ..errors import LOCK_NOT_AVAILABLE, CategoriesBusy, sqlstate
 from ..models import Category, CategoryCount, Tenant, genre_categories, movie_categories
-from ..movies.bulk import LOCK_NOT_AVAILABLE, sqlstate
 from .counts import category_counts, counts_insert
 
 # Category administration waits this long for running imports, then answers 409.
@@ -72,9 +71,13 @@ class CategoryRepository:
         """Wait for running imports (briefly), and keep new imports and other changes out until commit."""
         try:
             async with self.session.begin_nested():
-                await self.session.execute(text(f"SET LOCAL lock_timeout = '{ADMIN_LOCK_TIMEOUT}'"))
+                saved = await self.session.scalar(
+                    text("SELECT current_setting('lock_timeout'), set_config('lock_timeout', :wait, true)"),
+                    {"wait": ADMIN_LOCK_TIMEOUT},
+                )
                 await self.session.execute(text("LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE"))
-                await self.session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+                # Back to the transaction's own lock timeout (db.ScopedSession).
+                await self.session.execute(select(func.set_config("lock_timeout", saved, True)))
         except DBAPIError as exc:
             if sqlstate(exc) == LOCK_NOT_AVAILABLE:
                 raise CategoriesBusy() from None
@@ -112,14 +115,27 @@ class CategoryRepository:
         await self.session.execute(update(Category).where(Category.id == category_id).values(**values))
 
     async def delete(self, category_id: int) -> None:
-        """The category, its genre mapping and its movie links (movies stay, in their other categories)."""
-        await self.session.execute(delete(movie_categories).where(movie_categories.c.category_id == category_id))
+        """The category, its genre mapping and every tenant's links to it (movies stay, in their
+        other categories)."""
+        async for _tenant in self._each_tenant():
+            await self.session.execute(delete(movie_categories).where(movie_categories.c.category_id == category_id))
         await self.session.execute(delete(genre_categories).where(genre_categories.c.category_id == category_id))
         await self.session.execute(delete(Category).where(Category.id == category_id))
 
     async def recount_every_tenant(self) -> None:
         """Subtree totals change for every tenant when the tree does: rewrite all counts."""
-        await self.session.execute(delete(CategoryCount))
         await self.session.execute(text("SET LOCAL jit = off"))  # see live_counts
-        for tenant in list(await self.session.scalars(select(Tenant.name).order_by(Tenant.name))):
+        async for tenant in self._each_tenant():
+            await self.session.execute(delete(CategoryCount).where(CategoryCount.tenant == tenant))
             await self.session.execute(counts_insert(tenant))
+
+    async def _each_tenant(self) -> AsyncIterator[str]:
+        """Each tenant in turn, as the transaction's tenant: row-level security shows one tenant's
+        links and counts at a time. Only category administration (admin token) does this; the
+        transaction's own tenant comes back at the end."""
+        # No try/finally: an error ends the transaction, and with it these settings.
+        saved = await self.session.scalar(text("SELECT current_setting('app.tenant', true)"))
+        for tenant in list(await self.session.scalars(select(Tenant.name).order_by(Tenant.name))):
+            await self.session.execute(select(func.set_config("app.tenant", tenant, True)))
+            yield tenant
+        await self.session.execute(select(func.set_config("app.tenant", saved or "", True)))

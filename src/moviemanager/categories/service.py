@@ -32,8 +32,7 @@ async def category_tree(
     no filter applies, else computed by one statement. A node at `max_level` keeps the total of
     its whole subtree (the levels cut off roll up into it).
     """
-    async with uow:
-        await uow.read_only_snapshot()
+    async with uow.for_tenant(tenant, read_only_snapshot=True):
         rows = await uow.categories.tree()
         counts = None
         if tenant is not None:

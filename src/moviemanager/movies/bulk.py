@@ -9,14 +9,17 @@ The tenant's movie↔category links (`movie_categories`, partitioned the same wa
 the new partition in the same transaction and swapped with it, and the tenant's category counts
 rewritten from them.
 
+The app role that serves requests owns no table: creating, indexing, analysing, dropping and
+attaching partitions go through owner functions of migration 0006, which check the tenant
+against the transaction's (`app.tenant`); COPY, the diff, the links and the upsert run as the
+app role, on tables it was granted.
+
 Locks: only the swap touches `movies` itself (ACCESS EXCLUSIVE for the DROP, held until commit,
 so it comes last); everything before works on the tenant's own tables, so reloads of different
 tenants never wait for each other's COPY.
 """
 
 import asyncio
-import re
-import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,22 +29,17 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..categories.counts import LINKS_FROM_MOVIES, counts_insert
-from ..errors import CatalogBusy
+from ..errors import LOCK_NOT_AVAILABLE, CatalogBusy, sqlstate
 from .copy_format import COPY_COLUMNS
 
-PARTITION_PREFIX = "movies__"
-LINKS_PARTITION_PREFIX = "movie_categories__"
 LINK_COLUMNS = ["tenant", "tmdb_id", "category_id"]
 # The swap's lock waits (see swap): short, retried, then 409 rather than stalling every reader.
 TENANT_LOCK_TIMEOUT = "1s"
 SHARED_LOCK_TIMEOUT = "200ms"
 SWAP_ATTEMPTS = 10
-LOCK_NOT_AVAILABLE = "55P03"
 # Bulk index builds sort in memory up to this much, per build, instead of spilling to disk.
 INDEX_BUILD_MEMORY = "256MB"
 DUPLICATES_PER_FETCH = 10_000
-
-INDEX_DEFINITION = re.compile(r"^CREATE (?P<unique>UNIQUE )?INDEX \S+ ON ONLY \S+ (?P<rest>USING .+)$")
 
 
 @dataclass(frozen=True)
@@ -52,16 +50,8 @@ class Diff:
     unchanged: int
 
 
-def sqlstate(exc: DBAPIError) -> str | None:
-    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig.__cause__, "sqlstate", None)
-
-
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class BulkMovies:
@@ -73,6 +63,10 @@ class BulkMovies:
 
     async def _run(self, sql: str, **params: Any) -> Any:
         return await self.session.execute(text(sql), params)
+
+    async def _owner(self, function: str, table: str, *, parent: str = "movies") -> None:
+        """One of migration 0006's owner functions on a new table of this tenant under `parent`."""
+        await self._run(f"SELECT {function}(:parent, :tenant, :table)", parent=parent, tenant=self.tenant, table=table)
 
     async def current_partition(self, parent: str = "movies") -> str | None:
         result = await self._run(
@@ -90,45 +84,32 @@ class BulkMovies:
     async def current_links(self) -> str | None:
         return await self.current_partition("movie_categories")
 
-    async def create_table(self, *, temporary: bool = False) -> str:
-        """A new, empty, unindexed table shaped like `movies`, for this tenant's rows only."""
-        name = f"{PARTITION_PREFIX}{self.tenant[:40]}__{secrets.token_hex(4)}"
-        kind = "TEMPORARY TABLE" if temporary else "TABLE"
-        on_commit = " ON COMMIT DROP" if temporary else ""
-        # Columns read from the catalog, not `LIKE movies`: LIKE would lock `movies` until commit,
-        # and every other tenant's swap would wait for this import. The CHECK lets ATTACH
-        # PARTITION skip scanning the table to prove every row belongs to this tenant.
-        columns = await self._run(
-            """
-            SELECT format('%I %s%s', attname, format_type(atttypid, atttypmod),
-                          CASE WHEN attnotnull THEN ' NOT NULL' ELSE '' END)
-            FROM pg_attribute WHERE attrelid = 'movies'::regclass AND attnum > 0 AND NOT attisdropped
-            ORDER BY attnum
-            """
+    async def create_table(self, *, temporary: bool = False, parent: str = "movies") -> str:
+        """A new, empty, unindexed table shaped like `parent`, for this tenant's rows only.
+
+        Made by the owner (a function of migration 0006): the app role owns no table.
+        """
+        result = await self._run(
+            "SELECT partition_create_table(:parent, :tenant, :temporary)",
+            parent=parent,
+            tenant=self.tenant,
+            temporary=temporary,
         )
-        definitions = ", ".join(columns.scalars())
-        await self._run(
-            f"CREATE {kind} {_quoted(name)} ({definitions}, CHECK (tenant = {_literal(self.tenant)})){on_commit}"
-        )
-        return name
+        return result.scalar_one()
 
     async def create_links(self, movies: str, files: Sequence[str] | None = None) -> str:
         """The tenant's next movie_categories partition, indexed: COPYed from the parsers' `files`
         (see parse_workers.LinkPlan), or without them derived from the movies in `movies`."""
-        name = f"{LINKS_PARTITION_PREFIX}{self.tenant[:30]}__{secrets.token_hex(4)}"
-        await self._run(
-            f"CREATE TABLE {_quoted(name)} (tenant text NOT NULL, tmdb_id bigint NOT NULL,"
-            f" category_id integer NOT NULL, CHECK (tenant = {_literal(self.tenant)}))"
-        )
+        name = await self.create_table(parent="movie_categories")
         if files is None:
             await self.add_links(name, movies)
         else:
             raw = (await (await self.session.connection()).get_raw_connection()).driver_connection
             for path in files:
                 await raw.copy_to_table(name, source=path, columns=LINK_COLUMNS, format="text", freeze=True)
-        await self._run(f"ALTER TABLE {_quoted(name)} ADD PRIMARY KEY (tenant, tmdb_id, category_id)")
+        await self._owner("partition_add_primary_key", name, parent="movie_categories")
         await self.add_other_indexes(name, parent="movie_categories")
-        await self.analyze(name)
+        await self.analyze(name, parent="movie_categories")
         return name
 
     async def add_links(self, links: str, movies: str) -> None:
@@ -167,7 +148,7 @@ class BulkMovies:
         """
         try:
             async with self.session.begin_nested():
-                await self._run(f"ALTER TABLE {_quoted(table)} ADD PRIMARY KEY (tenant, tmdb_id) INCLUDE (checksum)")
+                await self._owner("partition_add_primary_key", table)
         except IntegrityError:
             return False
         return True
@@ -216,22 +197,11 @@ class BulkMovies:
     async def add_other_indexes(self, table: str, *, parent: str = "movies") -> None:
         """Every index `parent` has, built in bulk; ATTACH PARTITION adopts them as they match."""
         await self._run(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
-        definitions = await self._run(
-            """
-            SELECT pg_get_indexdef(indexrelid) FROM pg_index
-            WHERE indrelid = CAST(:parent AS regclass) AND NOT indisprimary
-            """,
-            parent=parent,
-        )
-        for definition in definitions.scalars().all():
-            match = INDEX_DEFINITION.match(definition)
-            if match is None:
-                raise RuntimeError(f"cannot copy index definition: {definition}")
-            await self._run(f"CREATE {match['unique'] or ''}INDEX ON {_quoted(table)} {match['rest']}")
+        await self._owner("partition_add_indexes", table, parent=parent)
 
-    async def analyze(self, table: str) -> None:
+    async def analyze(self, table: str, *, parent: str = "movies") -> None:
         """Statistics now, so the first queries after the swap are planned for the new data."""
-        await self._run(f"ANALYZE {_quoted(table)}")
+        await self._owner("partition_analyze", table, parent=parent)
 
     async def count(self, table: str) -> int:
         return (await self._run(f"SELECT count(*) FROM {_quoted(table)}")).scalar_one()
@@ -259,25 +229,20 @@ class BulkMovies:
         a lock request waits, queries queue behind it, so no wait may be long. Every swap takes its
         locks in the same order (movies before movie_categories), so two never deadlock.
         """
-        olds = [table for table in (old, old_links) if table is not None]
         for attempt in range(1, SWAP_ATTEMPTS + 1):
             try:
                 async with self.session.begin_nested():
-                    await self._run(f"SET LOCAL lock_timeout = '{TENANT_LOCK_TIMEOUT}'")
-                    for table in olds:
-                        await self._run(f"LOCK TABLE {_quoted(table)} IN ACCESS EXCLUSIVE MODE")
-                    await self._run(f"SET LOCAL lock_timeout = '{SHARED_LOCK_TIMEOUT}'")
-                    if olds:
-                        # For the DROPs; movies first, as every swap does.
-                        await self._run("LOCK TABLE ONLY movies, movie_categories IN ACCESS EXCLUSIVE MODE")
-                    for table in olds:
-                        await self._run(f"DROP TABLE {_quoted(table)}")
-                    for parent, table in (("movies", new), ("movie_categories", new_links)):
-                        await self._run(
-                            f"ALTER TABLE {parent} ATTACH PARTITION {_quoted(table)}"
-                            f" FOR VALUES IN ({_literal(self.tenant)})"
-                        )
-                    await self._run("SET LOCAL lock_timeout = DEFAULT")
+                    await self._run(
+                        "SELECT partitions_swap(:tenant, :old, :new, :old_links, :new_links,"
+                        " :tenant_lock_timeout, :shared_lock_timeout)",
+                        tenant=self.tenant,
+                        old=old,
+                        new=new,
+                        old_links=old_links,
+                        new_links=new_links,
+                        tenant_lock_timeout=TENANT_LOCK_TIMEOUT,
+                        shared_lock_timeout=SHARED_LOCK_TIMEOUT,
+                    )
                 return
             except DBAPIError as exc:
                 if sqlstate(exc) != LOCK_NOT_AVAILABLE:

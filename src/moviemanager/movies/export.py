@@ -19,10 +19,9 @@ async def export_catalog(uow: UnitOfWork, tenant: str, filters: MovieFilters) ->
     to download, and any error comes before the first byte.
     """
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
-        async with uow:
-            # The header's columns and the rows must come from the same catalog, even if a reload
-            # commits between the two queries.
-            await uow.read_only_snapshot()
+        # The header's columns and the rows must come from the same catalog, even if a reload
+        # commits between the two queries.
+        async with uow.for_tenant(tenant, read_only_snapshot=True):
             await require_tenant(uow, tenant)
             movies = uow.movies(tenant)
             extra_columns = await movies.extra_columns(filters)

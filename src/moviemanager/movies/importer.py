@@ -76,8 +76,8 @@ async def _import(
     clock: "_PhaseClock",
     source_name: str,
 ) -> ImportReport:
-    async with uow:
-        await uow.tenants.add_and_lock(tenant)
+    async with uow.for_tenant(tenant, importing=True):
+        await uow.tenants.add_and_lock(tenant, wait=uow.timeouts.reload_wait)
         stream.links = LinkPlan(links_dir, await uow.categories.lock_for_import())
         bulk = uow.bulk_movies(tenant)
         old = await bulk.current_partition()

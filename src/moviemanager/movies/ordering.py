@@ -14,8 +14,14 @@ from sqlalchemy import REAL, ColumnElement, Integer, Numeric, Text, cast, func, 
 from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
 
 GENRE_KEYS = literal_column("movies.data -> 'genre_keys'", type_=JSONB)
-YEAR = literal_column("COALESCE((movies.data ->> 'year')::integer, 0)", type_=Integer)  # 0: unknown
-RATING = literal_column("COALESCE((movies.data ->> 'rating')::numeric, -1)", type_=Numeric)  # -1: unrated
+# Never NULL (0: unknown, -1: unrated). CASE, not COALESCE: under row-level security PostgreSQL
+# takes a COALESCE for leaky and keeps it out of index conditions (migration 0006).
+YEAR = literal_column(
+    "CASE WHEN (movies.data ->> 'year') IS NULL THEN 0 ELSE (movies.data ->> 'year')::integer END", type_=Integer
+)
+RATING = literal_column(
+    "CASE WHEN (movies.data ->> 'rating') IS NULL THEN -1 ELSE (movies.data ->> 'rating')::numeric END", type_=Numeric
+)
 TITLE = literal_column("(movies.data ->> 'sort_title') COLLATE \"C\"", type_=Text)
 RUNTIME = literal_column("(movies.data ->> 'runtime_minutes')::integer", type_=Integer)
 # The stored words (see search.py), cast: no text parser runs, at import or at query time.

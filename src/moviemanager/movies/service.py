@@ -70,7 +70,7 @@ async def list_movies(
             after = (order.key_from_json(key), tmdb_id)
         except (ValueError, ArithmeticError):
             raise InvalidCursor("its position does not fit this sort") from None
-    async with uow:
+    async with uow.for_tenant(tenant):
         etag = conditional.etag(await require_data_version(uow, tenant))
         if conditional.not_modified(etag):
             raise NotModified(etag)
@@ -98,7 +98,7 @@ async def movie_facets(
     uow: UnitOfWork, tenant: str, filters: MovieFilters, *, conditional: Conditional
 ) -> tuple[str, dict[str, Any]]:
     """(ETag, counts per genre, year and rating bucket of the movies matching `filters`)."""
-    async with uow:
+    async with uow.for_tenant(tenant):
         etag = conditional.etag(await require_data_version(uow, tenant))
         if conditional.not_modified(etag):
             raise NotModified(etag)
@@ -110,7 +110,7 @@ async def get_movie(
     uow: UnitOfWork, tenant: str, tmdb_id: str, *, conditional: Conditional, language: Language | None = None
 ) -> tuple[str, dict]:
     """(ETag, the movie as MovieRead shows it)."""
-    async with uow:
+    async with uow.for_tenant(tenant):
         etag = conditional.etag(await require_data_version(uow, tenant))
         if conditional.not_modified(etag):
             raise NotModified(etag)

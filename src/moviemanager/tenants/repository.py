@@ -1,13 +1,17 @@
 import uuid
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..errors import LOCK_NOT_AVAILABLE, TenantBusy, sqlstate
 from ..models import Tenant
 
 # Any fixed number, distinct from the migration lock's.
 REGISTRY_LOCK_KEY = 0x6D6D_7465
+# The first key of pg_advisory_xact_lock(int, int) for a tenant's writers; the second is its name's hash.
+WRITER_LOCK_SPACE = 0x6D6D_7772
 
 
 class TenantRepository:
@@ -32,11 +36,25 @@ class TenantRepository:
     async def any_exist(self) -> bool:
         return bool(await self.session.scalar(select(exists().select_from(Tenant))))
 
-    async def add_and_lock(self, name: str) -> None:
-        """Register the tenant if new, then lock its row until the transaction ends.
+    async def add_and_lock(self, name: str, *, wait: float) -> None:
+        """Take the tenant's writer lock, waiting at most `wait` seconds (TenantBusy if not had);
+        then register the tenant if new and lock its row until the transaction ends.
 
-        The lock serialises writers of one tenant's catalog; readers are not blocked.
+        The advisory lock serialises writers of one tenant's catalog, even before the tenant's
+        row exists; writers of other tenants and readers are not blocked.
         """
+        # The transaction's own lock timeout comes back once the lock is had.
+        saved = await self.session.scalar(
+            text("SELECT current_setting('lock_timeout'), set_config('lock_timeout', :wait, true)"),
+            {"wait": f"{round(wait * 1000)}ms"},
+        )
+        try:
+            await self.session.execute(select(func.pg_advisory_xact_lock(WRITER_LOCK_SPACE, func.hashtext(name))))
+        except DBAPIError as exc:
+            if sqlstate(exc) == LOCK_NOT_AVAILABLE:
+                raise TenantBusy(name) from None
+            raise
+        await self.session.execute(select(func.set_config("lock_timeout", saved, True)))
         await self.session.execute(insert(Tenant).values(name=name).on_conflict_do_nothing())
         await self.session.execute(select(Tenant.name).where(Tenant.name == name).with_for_update())
 
