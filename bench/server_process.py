@@ -17,6 +17,8 @@ from harness import Bench, mib, tail
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT = 120.0
+# The server under test gets this admin token; uploads send it (writes need a bearer token).
+BENCH_ADMIN_TOKEN = "bench-admin-token-not-a-secret"
 
 
 # ---------------------------------------------------------------- processes: ports, RSS, environment
@@ -70,7 +72,13 @@ def memory_kib(pid: int, field_name: str) -> int | None:
 
 
 def project_env(bench: Bench, **extra: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": bench.sql_url, "MOVIEMANAGER_LOAD_DEFAULTS": "false", **extra}
+    return {
+        **os.environ,
+        "DATABASE_URL": bench.sql_url,
+        "MOVIEMANAGER_LOAD_DEFAULTS": "false",
+        "MOVIEMANAGER_ADMIN_TOKEN": BENCH_ADMIN_TOKEN,
+        **extra,
+    }
 
 
 # ---------------------------------------------------------------- the server, uploads and readers
@@ -152,6 +160,7 @@ def upload(server: Server, tenant: str, path: Path) -> tuple[float, dict[str, An
             f"{server.base_url}/reload",
             params={"tenant": tenant},
             files={"file": ("movies.csv", catalog, "text/csv")},
+            headers={"Authorization": f"Bearer {BENCH_ADMIN_TOKEN}"},
             timeout=None,
         )
     seconds = time.perf_counter() - started
