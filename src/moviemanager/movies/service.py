@@ -70,7 +70,8 @@ async def list_movies(
             after = (order.key_from_json(key), tmdb_id)
         except (ValueError, ArithmeticError):
             raise InvalidCursor("its position does not fit this sort") from None
-    async with uow.for_tenant(tenant):
+    # A count is a second read: with it, one snapshot, so page and count see the same reload.
+    async with uow.for_tenant(tenant, read_only_snapshot=listing.count is not None):
         etag = conditional.etag(await require_data_version(uow, tenant))
         if conditional.not_modified(etag):
             raise NotModified(etag)
