@@ -101,6 +101,20 @@ async def test_a_failing_query_is_a_500_that_shows_no_sql(app, monkeypatch):
     assert response.json() == {"detail": "Internal server error"}
 
 
+async def test_a_deadlock_broken_by_postgresql_is_a_503_to_retry(app, monkeypatch):
+    async def deadlocked(self):
+        await self.session.execute(
+            text("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = 'deadlock_detected'; END $$")
+        )
+
+    monkeypatch.setattr(TenantRepository, "list_names", deadlocked)
+    async with client_for(app) as client:
+        response = await client.get("/tenants")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "deadlock" not in response.text
+
+
 @pytest.mark.parametrize(
     ("error", "unavailable"),
     [

@@ -173,6 +173,7 @@ MAX_REPORTED_PROBLEMS = 100
 RETRY_AFTER_SECONDS = 1
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
 QUERY_CANCELED = "57014"  # statement_timeout
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL chose this transaction to break a deadlock
 
 
 def sqlstate(exc: Exception) -> str | None:
@@ -325,9 +326,10 @@ def install_error_handlers(app: "FastAPI") -> None:
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
             detail = "The database is unavailable right now. Retry in a moment."
             return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        if sqlstate(exc) in (LOCK_NOT_AVAILABLE, QUERY_CANCELED):
-            # A lock or statement timeout of the transaction (db.ScopedSession): overload, not a bug.
-            log.warning("lock or statement timeout on %s %s", request.method, request.url.path)
+        if sqlstate(exc) in (LOCK_NOT_AVAILABLE, QUERY_CANCELED, DEADLOCK_DETECTED):
+            # A lock or statement timeout of the transaction (db.ScopedSession), or a deadlock with
+            # a reload's swap that PostgreSQL broke by cancelling this one: contention, not a bug.
+            log.warning("lock timeout, statement timeout or deadlock on %s %s", request.method, request.url.path)
             detail = "The service is busy: the database did not answer in time. Retry in a moment."
             return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         # Never leak internals (SQL, paths, DSNs) to the client; the log has the traceback.
