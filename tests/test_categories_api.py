@@ -19,7 +19,7 @@ CATEGORIES = 37
 
 @pytest.fixture
 async def connection(owner_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """As the owner: a test below writes categories by hand, which the app role may only read."""
+    """As the owner: a test below writes a cycle into categories by hand, as an operator could."""
     async with owner_engine.connect() as conn:
         transaction = await conn.begin()
         try:

@@ -5,9 +5,10 @@ equal). The parser processes resolve names with it without a database connection
 """
 
 import functools
-import unicodedata
 from dataclasses import dataclass
 from typing import Literal
+
+from .search import fold
 
 Language = Literal["en", "vi"]
 
@@ -62,9 +63,7 @@ def split_genres(cell: str) -> list[str]:
 @functools.lru_cache(maxsize=4096)  # catalogs repeat a few dozen names a million times
 def genre_key(name: str) -> str:
     """Case- and accent-insensitive form: 'Phim Hài' and 'phim hai' share the key 'phim hai'."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold().replace("đ", "d"))
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(bare.split())
+    return fold(name)
 
 
 def _aliases() -> dict[str, int]:
