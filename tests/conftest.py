@@ -21,6 +21,7 @@ from moviemanager.config import PACKAGED_CSV_DIR, Settings
 from moviemanager.db import app_url, async_url, create_engine, create_sessionmaker
 from moviemanager.embedded import EmbeddedPostgres
 from moviemanager.migrations import upgrade_to_head
+from moviemanager.read_pool import TransactionReads
 from moviemanager.uow import UnitOfWork
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -134,10 +135,13 @@ def uow(sessions: async_sessionmaker[AsyncSession]) -> UnitOfWork:
 
 
 @pytest.fixture
-def app(settings: Settings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]):
+def app(
+    settings: Settings, engine: AsyncEngine, connection: AsyncConnection, sessions: async_sessionmaker[AsyncSession]
+):
     app = create_app(settings)
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.reads = TransactionReads(connection)
     return app
 
 

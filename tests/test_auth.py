@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from moviemanager import cli
-from moviemanager.app import create_app
+from moviemanager.app import create_app, serving
 from moviemanager.auth import AdminDep, Writer, admin_token
 from moviemanager.config import Settings
-from moviemanager.db import app_url, create_engine, create_sessionmaker
+from moviemanager.db import app_url, create_engine
 from moviemanager.tokens.service import create_token, revoke_token
 
 from .conftest import ADMIN, migrated_database
@@ -150,9 +150,11 @@ async def test_token_commands_create_list_revoke(server_url, settings, monkeypat
         monkeypatch.setenv("MOVIEMANAGER_MIGRATE_ON_START", "false")
         engine = create_engine(app_url(database_url, settings), settings)  # as the service: the app role
         app = create_app(settings.model_copy(update={"database_url": database_url}))
-        app.state.engine, app.state.sessions = engine, create_sessionmaker(engine, settings)
         try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            async with (
+                serving(app, engine),
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+            ):
                 await _token_commands(client, capsys)
         finally:
             await engine.dispose()

@@ -12,11 +12,12 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from moviemanager import cli
-from moviemanager.app import create_app
+from moviemanager.app import create_app, serving
 from moviemanager.config import Settings
 from moviemanager.db import app_url, create_engine, create_sessionmaker
 from moviemanager.movies.export import export_catalog
 from moviemanager.movies.repository import MovieFilters, MovieRepository
+from moviemanager.read_pool import SET_TENANT, TenantConnection
 from moviemanager.uow import UnitOfWork
 
 from .conftest import ADMIN, migrated_database
@@ -41,11 +42,12 @@ async def own_engine(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
 async def client(own_settings, own_engine) -> AsyncIterator[httpx.AsyncClient]:
     """The app on the module's database: its reloads really commit."""
     app = create_app(own_settings)
-    app.state.engine = own_engine
-    app.state.sessions = create_sessionmaker(own_engine, own_settings)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
-    ) as client:
+    async with (
+        serving(app, own_engine),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
+        ) as client,
+    ):
         yield client
 
 
@@ -165,3 +167,42 @@ def test_load_command_reports_an_invalid_file_and_exits_1(command_env, tmp_path,
 def test_load_command_refuses_bad_arguments(command_env, arguments, message, capsys):
     assert cli.main(arguments) == 2
     assert message in capsys.readouterr().err
+
+
+async def test_a_read_pool_connection_is_scoped_once_per_tenant_switch_and_never_shows_another_tenant(
+    own_settings, own_engine, monkeypatch
+):
+    scopes = []
+    execute = TenantConnection.execute
+
+    async def recording_execute(self, query, *args, **kwargs):
+        if query == SET_TENANT:
+            scopes.append(args[0])
+        return await execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(TenantConnection, "execute", recording_execute)
+    app = create_app(own_settings.model_copy(update={"db_pool_size": 1}))  # one connection serves every request
+    async with (
+        serving(app, own_engine),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
+        ) as client,
+    ):
+        await reload(client, "pool_a", catalog_csv([movie(1), movie(2)]))
+        await reload(client, "pool_b", catalog_csv([movie(3)]))
+
+        async def listed(tenant: str) -> list[str]:
+            return [m["tmdb_id"] for m in (await client.get("/movies", params={"tenant": tenant})).json()]
+
+        assert [await listed(t) for t in ("pool_a", "pool_a", "pool_b", "pool_a")] == [
+            ["1", "2"],
+            ["1", "2"],
+            ["3"],
+            ["1", "2"],
+        ]
+        assert scopes == ["pool_a", "pool_b", "pool_a"]
+
+        # A setting gone stale (a bug) hides the tenant's rows; it cannot show another tenant's.
+        async with app.state.reads.connection("pool_a") as connection:
+            await execute(connection, "SELECT set_config('app.tenant', 'pool_b', false)")
+        assert await listed("pool_a") == []

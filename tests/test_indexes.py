@@ -5,9 +5,9 @@ a filter uses an index only if its functions are LEAKPROOF (migration 0006)."""
 import io
 from decimal import Decimal
 
-from moviemanager.movies.explain import Explain
 from moviemanager.movies.importer import import_catalog
 from moviemanager.movies.ordering import order_for
+from moviemanager.movies.reads import Listing, page_statement
 from moviemanager.movies.repository import MovieFilters
 from moviemanager.movies.search import tsquery_text
 from moviemanager.uow import UnitOfWork
@@ -43,9 +43,16 @@ async def load(uow, tenant: str, count: int) -> None:
 
 
 async def plan(uow, tenant: str, filters: MovieFilters, sort: str = "tmdb_id", after: tuple = ()) -> str:
-    order = order_for(sort, filters.search)
-    statement = uow.movies(tenant).list_statement(filters, order, limit=21, after=after)
-    return "\n".join(await uow.session.scalars(Explain(statement)))
+    """The plan of the page's own query (the lines under its Limit), as GET /movies runs it."""
+    order = order_for(sort)
+    sql, values = page_statement(tenant, Listing(filters=filters, sort=sort, limit=20), order, after, None)
+    connection = (await (await uow.session.connection()).get_raw_connection()).driver_connection
+    lines = [row[0] for row in await connection.fetch("EXPLAIN " + sql, *values)]
+    start = next(i for i, line in enumerate(lines) if line.lstrip(" ->").startswith("Limit"))
+    depth = len(lines[start]) - len(lines[start].lstrip())
+    below = [line for line in lines[start + 1 :] if line.strip()]
+    end = next((i for i, line in enumerate(below) if len(line) - len(line.lstrip()) <= depth), len(below))
+    return "\n".join([lines[start], *below[:end]])
 
 
 def served_by_index(explained: str) -> None:

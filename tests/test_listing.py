@@ -196,11 +196,11 @@ async def test_movie_detail_has_an_etag(client, catalog):
     assert again.status_code == 304
 
 
-async def test_a_revalidation_reads_no_movie(client, catalog, engine):
+async def test_a_revalidation_reads_no_movie(client, catalog, connection):
     from .test_statement_counts import count_statements
 
     etag = (await client.get("/movies", params={"tenant": "alpha"})).headers["ETag"]
-    with count_statements(engine) as statements:
+    async with count_statements(connection) as statements:
         response = await client.get("/movies", params={"tenant": "alpha"}, headers={"If-None-Match": f"W/{etag}"})
     assert response.status_code == 304
     assert not [sql for sql in statements if "movies" in sql], statements

@@ -2,17 +2,21 @@
 pool timeout, never a 500 or a hang, and the next request after it is back succeeds."""
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from moviemanager.app import create_app
-from moviemanager.db import create_engine, create_sessionmaker
+from moviemanager.app import create_app, serving
+from moviemanager.db import create_engine
 from moviemanager.errors import database_unavailable
+from moviemanager.read_pool import TenantConnection
 from moviemanager.tenants.repository import TenantRepository
 
 from .conftest import ADMIN, dsn
@@ -25,12 +29,16 @@ def client_for(app) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN)
 
 
-def own_app(settings, database_url: str):
+@contextlib.asynccontextmanager
+async def own_app(settings, database_url: str) -> AsyncIterator[FastAPI]:
     settings = settings.model_copy(update={"database_url": database_url, "db_pool_timeout": 1.0})
     engine = create_engine(database_url, settings)
     app = create_app(settings)
-    app.state.engine, app.state.sessions = engine, create_sessionmaker(engine, settings)
-    return app, engine
+    try:
+        async with serving(app, engine):
+            yield app
+    finally:
+        await engine.dispose()
 
 
 def assert_unavailable(response: httpx.Response, secret_bits: list[str]) -> None:
@@ -46,28 +54,23 @@ async def test_a_database_that_refuses_connections_is_a_503_within_the_timeout(s
     port = free_port()  # nothing listens there, nor on a socket in an empty directory
     host = f"127.0.0.1:{port}" if where == "tcp" else ""
     query = f"?host={tmp_path}&port={port}" if where == "unix-socket" else ""
-    app, engine = own_app(settings, f"postgresql://mm:s3cret@{host}/gone{query}")
     files = {"file": ("c.csv", catalog_csv([movie(1)]), "text/csv")}
-    try:
-        async with client_for(app) as client:
-            started = time.monotonic()
-            for request in (
-                client.get("/tenants"),
-                client.get("/movies", params={"tenant": "a"}),
-                client.get("/movies.csv", params={"tenant": "a"}),
-                client.post("/reload", params={"tenant": "a"}, files=files),
-            ):
-                assert_unavailable(await asyncio.wait_for(request, timeout=5), ["s3cret", str(port), "asyncpg"])
-            assert time.monotonic() - started < 5
-            assert (await client.get("/readyz")).status_code == 503
-    finally:
-        await engine.dispose()
+    async with own_app(settings, f"postgresql://mm:s3cret@{host}/gone{query}") as app, client_for(app) as client:
+        started = time.monotonic()
+        for request in (
+            client.get("/tenants"),
+            client.get("/movies", params={"tenant": "a"}),
+            client.get("/movies.csv", params={"tenant": "a"}),
+            client.post("/reload", params={"tenant": "a"}, files=files),
+        ):
+            assert_unavailable(await asyncio.wait_for(request, timeout=5), ["s3cret", str(port), "asyncpg"])
+        assert time.monotonic() - started < 5
+        assert (await client.get("/readyz")).status_code == 503
 
 
 async def test_a_connection_lost_mid_request_is_a_503_and_the_next_request_reconnects(
     settings, database_url, monkeypatch
 ):
-    app, engine = own_app(settings, database_url.render_as_string(hide_password=False))
     list_names = TenantRepository.list_names
 
     async def list_names_after_losing_the_connection(self):
@@ -79,15 +82,50 @@ async def test_a_connection_lost_mid_request_is_a_503_and_the_next_request_recon
             await killer.close()
         return await list_names(self)
 
-    try:
-        async with client_for(app) as client:
-            assert (await client.get("/tenants")).status_code == 200
-            monkeypatch.setattr(TenantRepository, "list_names", list_names_after_losing_the_connection)
-            assert_unavailable(await client.get("/tenants"), [])
-            monkeypatch.setattr(TenantRepository, "list_names", list_names)
-            assert (await client.get("/tenants")).status_code == 200
-    finally:
-        await engine.dispose()
+    url = database_url.render_as_string(hide_password=False)
+    async with own_app(settings, url) as app, client_for(app) as client:
+        assert (await client.get("/tenants")).status_code == 200
+        monkeypatch.setattr(TenantRepository, "list_names", list_names_after_losing_the_connection)
+        assert_unavailable(await client.get("/tenants"), [])
+        monkeypatch.setattr(TenantRepository, "list_names", list_names)
+        assert (await client.get("/tenants")).status_code == 200
+
+
+async def test_a_read_connection_lost_mid_request_is_a_503_and_the_next_request_reconnects(
+    settings, database_url, monkeypatch
+):
+    async def fetch_after_losing_the_connection(self, *args, **kwargs):
+        killer = await asyncpg.connect(dsn(database_url))
+        try:
+            await killer.execute("SELECT pg_terminate_backend($1)", self.get_server_pid())
+        finally:
+            await killer.close()
+        return await asyncpg.Connection.fetchrow(self, *args, **kwargs)
+
+    url = database_url.render_as_string(hide_password=False)
+    async with own_app(settings, url) as app, client_for(app) as client:
+        assert (await client.get("/movies/1", params={"tenant": "nobody"})).status_code == 404
+        monkeypatch.setattr(TenantConnection, "fetchrow", fetch_after_losing_the_connection)
+        assert_unavailable(await client.get("/movies/1", params={"tenant": "nobody"}), [])
+        monkeypatch.undo()
+        assert (await client.get("/movies/1", params={"tenant": "nobody"})).status_code == 404
+
+
+async def test_a_read_connection_found_dead_is_replaced_without_an_error(settings, database_url):
+    url = database_url.render_as_string(hide_password=False)
+    async with own_app(settings, url) as app, client_for(app) as client:
+        assert (await client.get("/movies/1", params={"tenant": "nobody"})).status_code == 404
+        # The server drops every idle read connection, as a restart does.
+        killer = await asyncpg.connect(dsn(database_url))
+        try:
+            await killer.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE usename = 'moviemanager_app' AND datname = current_database() AND state = 'idle'"
+            )
+        finally:
+            await killer.close()
+        for _ in range(3):
+            assert (await client.get("/movies/1", params={"tenant": "nobody"})).status_code == 404
 
 
 async def test_a_failing_query_is_a_500_that_shows_no_sql(app, monkeypatch):

@@ -5,7 +5,7 @@ import asyncio
 import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from moviemanager.app import create_app
+from moviemanager.app import create_app, serving
 from moviemanager.db import app_url, create_sessionmaker
 
 
@@ -27,3 +27,18 @@ async def test_an_exhausted_pool_answers_503_within_the_pool_timeout(settings):
             assert (await client.get("/tenants")).status_code == 200  # and it recovers once freed
     finally:
         await engine.dispose()
+
+
+async def test_an_exhausted_read_pool_answers_503_within_the_pool_timeout(settings, engine):
+    app = create_app(settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout": 0.2}))
+    async with (
+        serving(app, engine),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
+    ):
+        async with app.state.reads.connection("someone"):  # the only read connection, held by another request
+            response = await asyncio.wait_for(client.get("/movies", params={"tenant": "nobody"}), timeout=5)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert "busy" in response.json()["detail"]
+        # And it recovers once freed: no such tenant is a 404.
+        assert (await client.get("/movies", params={"tenant": "nobody"})).status_code == 404

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from moviemanager.app import create_app
-from moviemanager.db import app_url, async_url, create_sessionmaker, open_database, set_app_role_password
+from moviemanager.app import create_app, serving
+from moviemanager.db import app_url, async_url, open_database, set_app_role_password
 from moviemanager.migrations.tenant_isolation import APP_ROLE
 from moviemanager.uow import UnitOfWork
 
@@ -164,13 +164,14 @@ async def test_every_tenant_table_forces_its_policy_and_the_app_role_can_bypass_
 async def pool_of_one(settings, owner_engine):
     """The app over one pooled connection (as the app role), with two committed tenants."""
     engine = create_async_engine(app_url(settings.database_url, settings), pool_size=1, max_overflow=0)
-    app = create_app(settings)
-    app.state.engine = engine
-    app.state.sessions = create_sessionmaker(engine, settings)
+    app = create_app(settings.model_copy(update={"db_pool_size": 1}))  # and a read pool of one
     tenants = [f"pool_{uuid.uuid4().hex[:8]}" for _ in range(2)]
     try:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN) as client:
+        async with (
+            serving(app, engine),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN) as client,
+        ):
             for tenant, count in zip(tenants, (30, 20), strict=True):
                 await upload(client, tenant, range(1, count + 1))
             yield client, engine, tenants

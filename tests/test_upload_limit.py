@@ -4,16 +4,18 @@ import httpx
 import pytest
 
 from moviemanager.app import create_app
+from moviemanager.read_pool import TransactionReads
 
 from .conftest import ADMIN
 from .factories import catalog_csv, movie
 
 
 @pytest.fixture
-async def small_limit_client(settings, engine, sessions):
+async def small_limit_client(settings, engine, connection, sessions):
     app = create_app(settings.model_copy(update={"max_upload_mb": 1}))
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.reads = TransactionReads(connection)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
     ) as client:

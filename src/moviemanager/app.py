@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import __version__
 from .auth import admin_token
@@ -20,6 +21,7 @@ from .limits import BodySizeLimitMiddleware
 from .logs import RequestLogMiddleware, configure_logging
 from .movies.router import router as movies_router
 from .movies.service import load_default_catalogs
+from .read_pool import ReadPool
 from .tenants.router import router as tenants_router
 from .uow import UnitOfWork
 
@@ -31,15 +33,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     configure_logging(settings.log_level)
     app.state.admin_token = admin_token(settings)
-    async with open_database(settings) as engine:
-        app.state.engine = engine
-        app.state.sessions = create_sessionmaker(engine, settings)
+    async with open_database(settings) as engine, serving(app, engine):
         if settings.load_defaults:
             loaded = await load_default_catalogs(lambda: UnitOfWork(app.state.sessions), settings.csv_dir)
             if loaded:
                 log.info("first start: loaded default tenants %s", ", ".join(loaded))
         log.info("ready")
         yield
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
+    """Give the app its database while the block lasts: sessions for units of work (SQLAlchemy),
+    and the read pool of the hot reads (read_pool.py)."""
+    app.state.engine = engine
+    app.state.sessions = create_sessionmaker(engine, app.state.settings)
+    app.state.reads = await ReadPool.open(engine, app.state.settings)
+    try:
+        yield
+    finally:
+        await app.state.reads.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -169,6 +169,10 @@ class CsvWarning:
     reason: str
 
 
+class PoolExhausted(Exception):
+    """Every connection of a pool stayed busy for the pool timeout."""
+
+
 MAX_REPORTED_PROBLEMS = 100
 RETRY_AFTER_SECONDS = 1
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
@@ -177,9 +181,14 @@ DEADLOCK_DETECTED = "40P01"  # PostgreSQL chose this transaction to break a dead
 
 
 def sqlstate(exc: Exception) -> str | None:
-    """The SQLSTATE of a database error wrapped by SQLAlchemy (asyncpg puts it on the cause)."""
+    """The SQLSTATE of an asyncpg error, raw (the read pool's) or wrapped by SQLAlchemy (which
+    puts asyncpg's error on the cause)."""
     orig = getattr(exc, "orig", None)
-    return getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return (
+        getattr(exc, "sqlstate", None)
+        or getattr(orig, "sqlstate", None)
+        or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    )
 
 
 class InvalidCsv(DomainError):
@@ -312,12 +321,14 @@ def install_error_handlers(app: "FastAPI") -> None:
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(PoolTimeout)
-    async def pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+    async def pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
         # Every connection stayed busy for the pool timeout: a moment of overload, not a bug.
         log.warning("no database connection free within the pool timeout on %s %s", request.method, request.url.path)
         detail = "The service is busy: no database connection came free in time. Retry in a moment."
         return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    app.add_exception_handler(PoolTimeout, pool_exhausted)
+    app.add_exception_handler(PoolExhausted, pool_exhausted)
 
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
         if database_unavailable(exc):

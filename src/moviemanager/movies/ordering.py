@@ -1,48 +1,44 @@
 """The orders a listing can take, and the expressions behind them.
 
-Every expression is written exactly as an index of migration 0004 defines it (keys inline: a bound
-key would not match the index). Sort keys are never NULL, so a page ends at a row whose
+Every expression is written exactly as an index of migrations 0004/0006 defines it (keys inline: a
+bound key would not match the index). Sort keys are never NULL, so a page ends at a row whose
 (key, tmdb_id) is the cursor, and the next page is `(key, tmdb_id) > cursor` (or `<`), one row
 comparison the btree answers as an index condition.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import REAL, ColumnElement, Integer, Numeric, Text, cast, func, literal_column
-from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
+from sqlalchemy import Integer, Numeric, literal_column
 
-GENRE_KEYS = literal_column("movies.data -> 'genre_keys'", type_=JSONB)
+# The SQL of each expression, over a table (or alias) named `movies`.
+GENRE_KEYS_SQL = "movies.data -> 'genre_keys'"
 # Never NULL (0: unknown, -1: unrated). CASE, not COALESCE: under row-level security PostgreSQL
 # takes a COALESCE for leaky and keeps it out of index conditions (migration 0006).
-YEAR = literal_column(
-    "CASE WHEN (movies.data ->> 'year') IS NULL THEN 0 ELSE (movies.data ->> 'year')::integer END", type_=Integer
-)
-RATING = literal_column(
-    "CASE WHEN (movies.data ->> 'rating') IS NULL THEN -1 ELSE (movies.data ->> 'rating')::numeric END", type_=Numeric
-)
-TITLE = literal_column("(movies.data ->> 'sort_title') COLLATE \"C\"", type_=Text)
-RUNTIME = literal_column("(movies.data ->> 'runtime_minutes')::integer", type_=Integer)
+YEAR_SQL = "CASE WHEN (movies.data ->> 'year') IS NULL THEN 0 ELSE (movies.data ->> 'year')::integer END"
+RATING_SQL = "CASE WHEN (movies.data ->> 'rating') IS NULL THEN -1 ELSE (movies.data ->> 'rating')::numeric END"
+TITLE_SQL = "(movies.data ->> 'sort_title') COLLATE \"C\""
+RUNTIME_SQL = "(movies.data ->> 'runtime_minutes')::integer"
 # The stored words (see search.py), cast: no text parser runs, at import or at query time.
-SEARCH_VECTOR = literal_column("((movies.data ->> 'search_words')::tsvector)", type_=TSVECTOR)
-TITLE_VECTOR = literal_column(
-    "to_tsvector('simple'::regconfig, COALESCE(movies.data ->> 'search_title', ''))", type_=TSVECTOR
-)
+SEARCH_VECTOR_SQL = "((movies.data ->> 'search_words')::tsvector)"
+TITLE_VECTOR_SQL = "to_tsvector('simple'::regconfig, COALESCE(movies.data ->> 'search_title', ''))"
+
+# For statements built with SQLAlchemy (facets).
+YEAR = literal_column(YEAR_SQL, type_=Integer)
+RATING = literal_column(RATING_SQL, type_=Numeric)
 
 Sort = Literal["tmdb_id", "rating", "-rating", "year", "-year", "title", "-title", "relevance"]
 SORTS: tuple[str, ...] = Sort.__args__
 
+# Takes a parameter's value, returns its placeholder in the statement being written (see sql.py).
+Bind = Callable[[object], str]
 
-def tsquery(text: str) -> ColumnElement:
+
+def tsquery_sql(placeholder: str) -> str:
     """A tsquery from its input form (search.tsquery_text), cast: its words are taken as written."""
-    return cast(text, TSQUERY)
-
-
-def relevance(query_text: str) -> ColumnElement:
-    """Matches in a title rank first; a match in the overview only ranks 0 (then TMDB id decides).
-    Computed for the matching rows only, from the short title text."""
-    return func.ts_rank(TITLE_VECTOR, tsquery(query_text), type_=REAL)
+    return f"CAST(CAST({placeholder} AS text) AS tsquery)"
 
 
 @dataclass(frozen=True)
@@ -50,9 +46,21 @@ class Order:
     """A sort: the key (None: TMDB id alone) and its direction, which the tie-breaker shares."""
 
     name: str
-    key: ColumnElement | None
+    key_sql: str | None
     descending: bool
     key_type: type
+    # Relevance ranks against the search: its key needs the query as a parameter.
+    ranks_search: bool = False
+
+    def key(self, bind: Bind, search: str | None) -> str:
+        """The key's SQL ("movies.tmdb_id" for TMDB id order)."""
+        if self.key_sql is None:
+            return "movies.tmdb_id"
+        if self.ranks_search:
+            # Matches in a title rank first; a match in the overview only ranks 0 (then TMDB id
+            # decides). Computed for the matching rows only, from the short title text.
+            return self.key_sql.format(query=tsquery_sql(bind(search)))
+        return self.key_sql
 
     def key_from_json(self, value: object) -> object:
         """A cursor's key as the database compares it; ValueError when it cannot be one."""
@@ -71,18 +79,17 @@ class Order:
         return str(value) if isinstance(value, Decimal) else value
 
 
-def order_for(sort: str, query_text: str | None) -> Order:
+def order_for(sort: str) -> Order:
     """The order of a `sort=` value; `relevance` needs a search (checked by the service)."""
     descending = sort.startswith("-")
     match sort.lstrip("-"):
         case "rating":
-            return Order(sort, RATING, descending, Decimal)
+            return Order(sort, RATING_SQL, descending, Decimal)
         case "year":
-            return Order(sort, YEAR, descending, int)
+            return Order(sort, YEAR_SQL, descending, int)
         case "title":
-            return Order(sort, TITLE, descending, str)
+            return Order(sort, TITLE_SQL, descending, str)
         case "relevance":
-            assert query_text is not None
-            return Order(sort, relevance(query_text), True, float)
+            return Order(sort, f"ts_rank({TITLE_VECTOR_SQL}, {{query}})", True, float, ranks_search=True)
         case _:
             return Order(sort, None, False, int)

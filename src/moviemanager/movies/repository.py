@@ -1,36 +1,23 @@
+"""One tenant's movies for the reads SQLAlchemy serves (facets, exports), and the listing filters
+every read shares (as SQL text: the read pool's statements use them too, see movies/reads.py)."""
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Select,
-    column,
-    exists,
-    false,
-    func,
-    literal,
-    literal_column,
-    or_,
-    select,
-    table,
-    tuple_,
-)
-from sqlalchemy.dialects.postgresql import JSONB, array
+from sqlalchemy import BigInteger, ColumnElement, column, false, func, select, table, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
-from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.selectable import NamedFromClause
 
-from ..models import Category, Movie, movie_categories
+from ..models import Movie
 from .bulk import BulkMovies
 from .csv_import import RUNTIME_RANGE, YEAR_RANGE
-from .explain import Explain
 from .facets import facets_statement
 from .genres import canonical_genre, genre_key
-from .ordering import GENRE_KEYS, RATING, RUNTIME, SEARCH_VECTOR, YEAR, Order, tsquery
+from .ordering import GENRE_KEYS_SQL, RATING_SQL, RUNTIME_SQL, SEARCH_VECTOR_SQL, YEAR_SQL, Bind, tsquery_sql
 
 MAX_CATEGORY_ID = 2**31 - 1
 
@@ -47,42 +34,57 @@ class MovieFilters:
     search: str | None = None  # a tsquery text (see search.tsquery_text), not the words typed
     category: int | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        # Each filter matches an expression index of migrations 0002/0004 (runtime is only checked).
-        conditions: list[ColumnElement[bool]] = []
+    def where(self, bind: Bind) -> list[str]:
+        """The filters as SQL conditions on `movies`; `bind` takes each value and returns its
+        placeholder. Each matches an expression index of migrations 0004/0006 (runtime is only checked)."""
+        conditions: list[str] = []
         if self.genre:
             if "\x00" in self.genre:
-                return [false()]  # no stored genre holds a NUL, and PostgreSQL JSONB cannot either
-            conditions.append(_genre_condition(self.genre))
+                return ["false"]  # no stored genre holds a NUL, and PostgreSQL JSONB cannot either
+            conditions.append(_genre_condition(self.genre, bind))
         if self.year is not None:
             if not YEAR_RANGE[0] <= self.year <= YEAR_RANGE[1]:
-                return [false()]  # no stored movie has such a year, and it may not fit an integer
-            conditions.append(self.year == YEAR)
+                return ["false"]  # no stored movie has such a year, and it may not fit an integer
+            conditions.append(f"{YEAR_SQL} = {bind(self.year)}")
         if self.year_from is not None or self.year_to is not None:
             # Bounded by the valid years, so unknown years (0) never match a range.
             low = max(self.year_from or YEAR_RANGE[0], YEAR_RANGE[0])
             high = min(self.year_to if self.year_to is not None else YEAR_RANGE[1], YEAR_RANGE[1])
-            conditions.append(YEAR.between(low, high))
+            conditions.append(f"{YEAR_SQL} BETWEEN {bind(low)} AND {bind(high)}")
         if self.rating_gte is not None or self.rating_lte is not None:
             low = max(self.rating_gte or Decimal(0), Decimal(0))  # unrated (-1) never matches
             high = self.rating_lte if self.rating_lte is not None else Decimal(10)
-            conditions.append(RATING.between(low, high))
+            conditions.append(f"{RATING_SQL} BETWEEN {bind(low)} AND {bind(high)}")
         if self.runtime_lte is not None:
-            conditions.append(RUNTIME.between(0, min(self.runtime_lte, RUNTIME_RANGE[1])))
+            conditions.append(f"{RUNTIME_SQL} BETWEEN 0 AND {bind(min(self.runtime_lte, RUNTIME_RANGE[1]))}")
         if self.search is not None:
-            conditions.append(SEARCH_VECTOR.op("@@")(tsquery(self.search)))
+            conditions.append(f"{SEARCH_VECTOR_SQL} @@ {tsquery_sql(bind(self.search))}")
         if self.category is not None:
             if not 0 < self.category <= MAX_CATEGORY_ID:
-                return [false()]
-            conditions.append(_in_category(self.category))
+                return ["false"]
+            conditions.append(IN_CATEGORY_SQL.format(category=bind(self.category)))
         return conditions
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The same conditions for statements built with SQLAlchemy."""
+        values: dict[str, object] = {}
+
+        def bind(value: object) -> str:
+            name = f"filter_{len(values)}"
+            values[name] = value
+            return f":{name}"
+
+        conditions = self.where(bind)
+        if not conditions:
+            return []
+        return [text(" AND ".join(f"({condition})" for condition in conditions)).bindparams(**values)]
 
     def canonical(self) -> bytes:
         """The filters as bytes, equal for equal filters (cursors are bound to them)."""
         return orjson.dumps({name: str(value) for name, value in vars(self).items() if value is not None})
 
 
-def _genre_condition(value: str) -> ColumnElement[bool]:
+def _genre_condition(value: str, bind: Bind) -> str:
     """`a,b`: all of them, `a|b`: any of them (as TMDB's with_genres), each an id or a name.
 
     A canonical genre is matched by its id; another name by its key, as the importer keeps unknown
@@ -93,26 +95,25 @@ def _genre_condition(value: str) -> ColumnElement[bool]:
         terms = [term for term in alternative.split(",") if term.strip()]
         if terms:
             keys = [canonical_genre(term) or genre_key(term) for term in terms]
-            alternatives.append(GENRE_KEYS.contains(keys))
-    return or_(*alternatives) if alternatives else false()
+            alternatives.append(f"{GENRE_KEYS_SQL} @> CAST({bind(orjson.dumps(keys).decode())} AS jsonb)")
+    return "(" + " OR ".join(alternatives) + ")" if alternatives else "false"
 
 
-def _in_category(category_id: int) -> ColumnElement[bool]:
-    """Linked to the category or to any category below it."""
-    subtree = select(Category.id, array([Category.id]).label("path")).where(Category.id == category_id)
-    subtree = subtree.cte("subtree", recursive=True)
-    # The path stops the walk at a cycle inserted by hand.
-    children = (
-        select(Category.id, func.array_append(subtree.c.path, Category.id))
-        .join(subtree, Category.parent_id == subtree.c.id)
-        .where(func.array_position(subtree.c.path, Category.id).is_(None))
+# Linked to the category or to any category below it; the path stops the walk at a cycle inserted by hand.
+IN_CATEGORY_SQL = """EXISTS (
+    SELECT FROM movie_categories
+    WHERE movie_categories.tenant = movies.tenant AND movie_categories.tmdb_id = movies.tmdb_id
+    AND movie_categories.category_id IN (
+        WITH RECURSIVE subtree(id, path) AS (
+            SELECT categories.id, ARRAY[categories.id] FROM categories WHERE categories.id = {category}
+            UNION ALL
+            SELECT categories.id, subtree.path || categories.id
+            FROM categories JOIN subtree ON categories.parent_id = subtree.id
+            WHERE array_position(subtree.path, categories.id) IS NULL
+        )
+        SELECT id FROM subtree
     )
-    subtree = subtree.union_all(children)
-    return exists().where(
-        movie_categories.c.tenant == literal_column("movies.tenant"),
-        movie_categories.c.tmdb_id == literal_column("movies.tmdb_id"),
-        movie_categories.c.category_id.in_(select(subtree.c.id)),
-    )
+)"""
 
 
 class MovieRepository:
@@ -121,56 +122,6 @@ class MovieRepository:
     def __init__(self, session: AsyncSession, tenant: str) -> None:
         self.session = session
         self.tenant = tenant
-
-    async def get(self, tmdb_id: int) -> Movie | None:
-        return await self.session.get(Movie, (self.tenant, tmdb_id), options=[selectinload(Movie.categories)])
-
-    def list_statement(
-        self, filters: MovieFilters, order: Order | None = None, *, limit: int, offset: int = 0, after: tuple = ()
-    ) -> Select:
-        """Movies, with their sort key as a second column; `after`: the (key, tmdb_id) a page ended at."""
-        key = order.key if order is not None and order.key is not None else Movie.tmdb_id
-        descending = order is not None and order.descending
-        statement = (
-            select(Movie, key.label("sort_key"))
-            .options(selectinload(Movie.categories))  # one more statement per page, whatever its size
-            .where(Movie.tenant == self.tenant, *filters.conditions())
-        )
-        if after:
-            last_key, last_id = after
-            if key is Movie.tmdb_id:
-                position, bound = Movie.tmdb_id, literal(last_id, BigInteger)
-            else:
-                position = tuple_(key, Movie.tmdb_id)
-                bound = tuple_(literal(last_key, key.type), literal(last_id, BigInteger))
-            statement = statement.where(position < bound if descending else position > bound)
-        if key is Movie.tmdb_id:
-            ordering = [Movie.tmdb_id.desc() if descending else Movie.tmdb_id]
-        else:
-            ordering = [key.desc(), Movie.tmdb_id.desc()] if descending else [key, Movie.tmdb_id]
-        return statement.order_by(*ordering).limit(limit).offset(offset)
-
-    async def list(self, filters: MovieFilters, *, limit: int, offset: int = 0) -> list[Movie]:
-        return list(await self.session.scalars(self.list_statement(filters, limit=limit, offset=offset)))
-
-    async def page(
-        self, filters: MovieFilters, order: Order, *, limit: int, offset: int = 0, after: tuple = ()
-    ) -> Sequence[tuple[Movie, Any]]:
-        """(movie, sort key) rows of one page."""
-        statement = self.list_statement(filters, order, limit=limit, offset=offset, after=after)
-        return [tuple(row) for row in await self.session.execute(statement)]
-
-    async def count(self, filters: MovieFilters = MovieFilters()) -> int:
-        statement = select(func.count()).where(Movie.tenant == self.tenant, *filters.conditions())
-        return await self.session.scalar(statement)
-
-    async def estimated_count(self, filters: MovieFilters = MovieFilters()) -> int:
-        """The planner's estimate of the matching movies: instant, from statistics, roughly right."""
-        statement = select(literal(1)).where(Movie.tenant == self.tenant, *filters.conditions())
-        plan = await self.session.scalar(Explain(statement, "FORMAT JSON"))
-        if isinstance(plan, str | bytes):
-            plan = orjson.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"])
 
     async def facets(self, filters: MovieFilters = MovieFilters()) -> Sequence[tuple[str, Any, Any, int]]:
         """(facet, value, label, count) rows: see facets.facets_statement. Read from the tenant's own

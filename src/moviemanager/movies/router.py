@@ -1,30 +1,26 @@
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from ..auth import AUTH_ERRORS, TenantWriterDep
-from ..deps import CursorsDep, SettingsDep, TenantDep, UowDep
+from ..deps import SettingsDep, TenantDep, UowDep, cursor_codec
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
 from ..uow import UnitOfWork
-from . import service
+from . import reads, service
 from .caching import CACHE_CONTROL, VARY, Conditional, NotModified, request_key
+from .csv_import import tmdb_id_from_text
 from .export import export_catalog
 from .genres import Language
 from .importer import ImportOptions, Mode, OnError
-from .ordering import Sort
-from .params import FiltersDep, LanguageDep
+from .params import FiltersDep, ListParams, MovieParams, openapi_parameters, request_language, request_tenant
 from .repository import MovieFilters
 from .schemas import Facets, ImportReport, MovieRead
 
 router = APIRouter(tags=["movies"])
-
-# Beyond this, OFFSET reads and discards too many rows per page: walk with `cursor` instead.
-MAX_OFFSET = 10_000
-MAX_CURSOR_CHARS = 1000
 
 TENANT_ERRORS = {
     400: {"model": ErrorBody, "description": "No tenant named, or header and parameter differ"},
@@ -48,6 +44,7 @@ class CsvResponse(StreamingResponse):
 LISTING_ERRORS = {
     400: {"model": ErrorBody, "description": "No tenant named; a cursor not issued for this listing; q without words"},
 }
+VALIDATION_ERROR = {"model": RequestValidationErrorBody, "description": "A parameter or header is invalid"}
 NOT_MODIFIED = {"description": "The ETag in If-None-Match is current: the tenant was not reloaded since"}
 
 CSV_CATALOG = {
@@ -59,34 +56,10 @@ CSV_CATALOG = {
 @router.get(
     "/movies",
     response_model=list[MovieRead],
-    responses={**TENANT_ERRORS, **LISTING_ERRORS, 200: CSV_CATALOG, 304: NOT_MODIFIED},
+    responses={**TENANT_ERRORS, **LISTING_ERRORS, 200: CSV_CATALOG, 304: NOT_MODIFIED, 422: VALIDATION_ERROR},
+    openapi_extra={"parameters": openapi_parameters(ListParams)},
 )
-async def list_movies(
-    request: Request,
-    uow: UowDep,
-    tenant: TenantDep,
-    cursors: CursorsDep,
-    filters: FiltersDep,
-    language: LanguageDep,
-    sort: Annotated[
-        Sort | None,
-        Query(description="Order; `-` descends. Default: `relevance` with q, else `tmdb_id`. Ties go by TMDB id"),
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="Page size")] = 100,
-    cursor: Annotated[
-        str | None, Query(max_length=MAX_CURSOR_CHARS, description="Where to continue: from the Link rel=next")
-    ] = None,
-    offset: Annotated[
-        int, Query(ge=0, le=MAX_OFFSET, description=f"Movies to skip (at most {MAX_OFFSET:,}); prefer cursor")
-    ] = 0,
-    count: Annotated[
-        Literal["exact", "estimated"] | None,
-        Query(description="Send X-Total-Count: `exact` counts (slow on big catalogs), `estimated` asks the planner"),
-    ] = None,
-    output: Annotated[
-        Literal["json", "csv"], Query(alias="format", description="`csv`: every matching movie, as GET /movies.csv")
-    ] = "json",
-) -> Response:
+async def list_movies(request: Request) -> Response:
     """A page of the tenant's movies; the body is a bare array.
 
     Every page that has a successor carries `Link: <…>; rel="next"` (a signed keyset cursor).
@@ -94,27 +67,38 @@ async def list_movies(
     With `format=csv` the response is a CSV file of every matching movie by TMDB id: the filters
     apply, `sort`, `limit`, `cursor` and `offset` do not.
     """
-    if output == "csv":
-        return await _csv_download(uow, tenant, filters)
-    listing = service.Listing(filters=filters, sort=sort, limit=limit, offset=offset, cursor=cursor, count=count)
+    params = ListParams.from_request(request)
+    tenant = request_tenant(request, params.tenant)
+    filters = params.filters()
+    if params.format == "csv":
+        return await _csv_download(UnitOfWork(request.app.state.sessions), tenant, filters)
+    listing = reads.Listing(
+        filters=filters,
+        sort=params.sort,
+        limit=params.limit,
+        offset=params.offset,
+        cursor=params.cursor,
+        count=params.count,
+    )
+    language = request_language(request)
     try:
-        page = await service.list_movies(
-            uow,
+        page = await reads.list_movies(
+            request.app.state.reads,
             tenant,
             listing,
-            cursors=cursors,
+            cursors=await cursor_codec(request),
             conditional=_conditional(request, tenant, language),
             language=language,
         )
     except NotModified as exc:
         return _not_modified(exc.etag)
-    response = _json(page.movies, page.etag)
+    headers = _caching_headers(page.etag)
     if page.next_cursor is not None:
         next_url = request.url.remove_query_params("offset").include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
+        headers["Link"] = f'<{next_url}>; rel="next"'
     if page.total is not None:
-        response.headers["X-Total-Count"] = str(page.total)
-    return response
+        headers["X-Total-Count"] = str(page.total)
+    return Response(page.body, media_type="application/json", headers=headers)
 
 
 @router.get("/movies/facets", response_model=Facets, responses={**TENANT_ERRORS, **LISTING_ERRORS, 304: NOT_MODIFIED})
@@ -167,16 +151,27 @@ async def _chained(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
             yield chunk
 
 
-@router.get("/movies/{tmdb_id}", response_model=MovieRead, responses={**TENANT_ERRORS, 304: NOT_MODIFIED})
-async def get_movie(request: Request, tmdb_id: str, uow: UowDep, tenant: TenantDep, language: LanguageDep) -> Response:
+@router.get(
+    "/movies/{tmdb_id}",
+    response_model=MovieRead,
+    responses={**TENANT_ERRORS, 304: NOT_MODIFIED, 422: VALIDATION_ERROR},
+    openapi_extra={"parameters": openapi_parameters(MovieParams)},
+)
+async def get_movie(request: Request, tmdb_id: str) -> Response:
     """One movie of the tenant, by TMDB id; ETag and If-None-Match as for GET /movies."""
+    tenant = request_tenant(request, MovieParams.from_request(request).tenant)
+    language = request_language(request)
     try:
-        etag, movie = await service.get_movie(
-            uow, tenant, tmdb_id, conditional=_conditional(request, tenant, language), language=language
+        etag, body = await reads.get_movie(
+            request.app.state.reads,
+            tenant,
+            tmdb_id_from_text(tmdb_id),
+            conditional=_conditional(request, tenant, language),
+            language=language,
         )
     except NotModified as exc:
         return _not_modified(exc.etag)
-    return _json(movie, etag)
+    return Response(body, media_type="application/json", headers=_caching_headers(etag))
 
 
 @router.post(

@@ -1,0 +1,257 @@
+"""The hot reads: a page of movies and one movie, each one statement on a read-pool connection
+(read_pool.py), its JSON built by PostgreSQL.
+
+A statement reads the tenant's data version with the movies, in one snapshot: the ETag always
+describes the body it comes with. A request carrying If-None-Match first reads the version alone,
+so a 304 reads no movie.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import asyncpg
+import orjson
+
+from ..errors import InvalidCursor, InvalidListing, MovieNotFound, TenantNotFound
+from ..read_pool import Reads
+from .caching import Conditional, NotModified
+from .cursor import CursorCodec
+from .genres import Language
+from .ordering import Order, Sort, order_for
+from .repository import MovieFilters
+from .schemas import MovieRead
+
+
+class Parameters:
+    """A statement's parameters in order: `bind(value)` adds one and returns its placeholder."""
+
+    def __init__(self) -> None:
+        self.values: list[object] = []
+
+    def bind(self, value: object) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Listing:
+    """What selects one page: filters, order, size, and where to start (a cursor, or an offset)."""
+
+    filters: MovieFilters
+    sort: Sort | None = None
+    limit: int
+    offset: int = 0
+    cursor: str | None = None
+    count: Literal["exact", "estimated"] | None = None
+
+    def order(self) -> Order:
+        sort = self.sort or ("relevance" if self.filters.search else "tmdb_id")
+        if sort == "relevance" and not self.filters.search:
+            raise InvalidListing("sort=relevance needs a search: add q")
+        return order_for(sort)
+
+
+@dataclass(frozen=True)
+class MoviePage:
+    body: bytes  # a JSON array of movies as MovieRead shows them
+    next_cursor: str | None
+    total: int | None  # with `count` only
+    etag: str
+
+
+async def list_movies(
+    reads: Reads,
+    tenant: str,
+    listing: Listing,
+    *,
+    cursors: CursorCodec,
+    conditional: Conditional,
+    language: Language | None = None,
+) -> MoviePage:
+    """One page of a tenant's movies. Raises NotModified when the client's ETag is current,
+    having read only the tenant's row."""
+    order = listing.order()
+    scope = cursor_scope(tenant, order, listing.filters)
+    after: tuple = ()
+    if listing.cursor is not None:
+        if listing.offset:
+            raise InvalidListing("send either cursor or offset, not both")
+        key, tmdb_id = cursors.decode(listing.cursor, scope)
+        try:
+            after = (order.key_from_json(key), tmdb_id)
+        except (ValueError, ArithmeticError):
+            raise InvalidCursor("its position does not fit this sort") from None
+    sql, values = page_statement(tenant, listing, order, after, language)
+
+    async def read(connection: asyncpg.Connection) -> tuple[list[asyncpg.Record], int | None]:
+        await _check_not_modified(connection, tenant, conditional)
+        rows = await connection.fetch(sql, *values)
+        if not rows:
+            raise TenantNotFound(tenant)
+        if listing.count == "estimated":
+            return rows, await _estimated_count(connection, tenant, listing.filters)
+        return rows, rows[0]["total"] if listing.count == "exact" else None
+
+    rows, total = await reads.run(tenant, read)
+    etag = conditional.etag(rows[0]["data_version"])
+    movies = [row for row in rows if row["tmdb_id"] is not None]
+    next_cursor = None
+    if len(movies) > listing.limit:
+        last = movies[listing.limit - 1]
+        next_cursor = cursors.encode(scope, order.key_to_json(last["sort_key"]), last["tmdb_id"])
+    body = b"[" + ",".join(row["body"] for row in movies[: listing.limit]).encode() + b"]"
+    return MoviePage(body, next_cursor, total, etag)
+
+
+async def get_movie(
+    reads: Reads, tenant: str, tmdb_id: int | None, *, conditional: Conditional, language: Language | None = None
+) -> tuple[str, bytes]:
+    """(ETag, the movie as MovieRead shows it, as JSON); tmdb_id None: no such movie can exist."""
+
+    async def read(connection: asyncpg.Connection) -> asyncpg.Record | None:
+        await _check_not_modified(connection, tenant, conditional)
+        return await connection.fetchrow(MOVIE_STATEMENT, tenant, tmdb_id, language)
+
+    row = await reads.run(tenant, read)
+    if row is None:
+        raise TenantNotFound(tenant)
+    if row["body"] is None:
+        raise MovieNotFound()
+    return conditional.etag(row["data_version"]), row["body"].encode()
+
+
+def cursor_scope(tenant: str, order: Order, filters: MovieFilters) -> str:
+    """What a cursor is bound to: it continues only the listing that issued it."""
+    return f"{tenant}|{order.name}|{filters.canonical().decode()}"
+
+
+async def _check_not_modified(connection: asyncpg.Connection, tenant: str, conditional: Conditional) -> None:
+    if conditional.if_none_match:
+        version = await connection.fetchval(VERSION_STATEMENT, tenant)
+        if version is None:
+            raise TenantNotFound(tenant)
+        etag = conditional.etag(version)
+        if conditional.not_modified(etag):
+            raise NotModified(etag)
+
+
+async def _estimated_count(connection: asyncpg.Connection, tenant: str, filters: MovieFilters) -> int:
+    """The planner's estimate of the matching movies: instant, from statistics, roughly right."""
+    parameters = Parameters()
+    where = " AND ".join([f"movies.tenant = {parameters.bind(tenant)}", *filters.where(parameters.bind)])
+    plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM movies WHERE {where}", *parameters.values)
+    if isinstance(plan, str):  # unless the connection decodes JSON itself (SQLAlchemy's do)
+        plan = orjson.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def page_statement(
+    tenant: str, listing: Listing, order: Order, after: tuple, language: Language | None
+) -> tuple[str, list[object]]:
+    """The page's SQL and parameters: one row per movie (limit + 1 of them, the last telling
+    whether a next page exists), or one row of NULLs when none matches; no row: no such tenant."""
+    parameters = Parameters()
+    bind = parameters.bind
+    where = [f"movies.tenant = {bind(tenant)}", *listing.filters.where(bind)]
+    key = order.key(bind, listing.filters.search)
+    direction = " DESC" if order.descending else ""
+    total = ""
+    if listing.count == "exact":
+        # Uncorrelated: PostgreSQL runs it once, in the page's snapshot.
+        total = f", (SELECT count(*) FROM movies WHERE {' AND '.join(where)}) AS total"
+    if after:
+        last_key, last_id = after
+        if order.key_sql is None:
+            position, bound = "movies.tmdb_id", bind(last_id)
+        else:
+            position, bound = f"({key}, movies.tmdb_id)", f"({bind(last_key)}, {bind(last_id)})"
+        where.append(f"{position} {'<' if order.descending else '>'} {bound}")
+    ordering = f"movies.tmdb_id{direction}"
+    if order.key_sql is not None:
+        ordering = f"{key}{direction}, {ordering}"
+    # LIMIT and OFFSET written out (validated integers): a plan made for a parameter would
+    # assume a tenth of the table is wanted, and choose to sort it.
+    sql = f"""
+        SELECT tenants.data_version, page.sort_key, page.tmdb_id, {movie_json_sql(bind(language))} AS body{total}
+        FROM tenants
+        LEFT JOIN LATERAL (
+            SELECT movies.tenant, movies.tmdb_id, movies.data, {key} AS sort_key
+            FROM movies
+            WHERE {" AND ".join(where)}
+            ORDER BY {ordering}
+            LIMIT {int(listing.limit) + 1} OFFSET {int(listing.offset)}
+        ) AS page ON true
+        {LINKED_CATEGORIES}
+        WHERE tenants.name = $1
+        ORDER BY page.sort_key{direction}, page.tmdb_id{direction}"""
+    return sql, parameters.values
+
+
+def movie_json_sql(language: str) -> str:
+    """A movie of the lateral `page` (and its `linked` categories) as MovieRead shows it: keys in
+    the model's order; the importer's search keys left out. `language`: the placeholder of 'vi',
+    'en' or NULL (the genres as written)."""
+    fields = ", ".join(f"'{name}', {_field_sql(name, language)}" for name in SHOWN)
+    # As text: the JSON goes out as PostgreSQL wrote it, whatever codecs the connection has.
+    return f"(CASE WHEN page.tmdb_id IS NULL THEN NULL ELSE json_build_object({fields}) END)::text"
+
+
+SHOWN = tuple(MovieRead.model_fields)
+
+
+def _field_sql(name: str, language: str) -> str:
+    match name:
+        case "tmdb_id":
+            return "page.tmdb_id::text"
+        case "category_id":
+            return "linked.first_id"
+        case "categories":
+            return "COALESCE(linked.categories, '[]'::json)"
+        case "genres":
+            return LOCALIZED_GENRES.format(language=f"CAST({language} AS text)")
+        case "extra":
+            return "COALESCE(NULLIF(page.data -> 'extra', 'null'::jsonb), '{}'::jsonb)"
+        case _:
+            return f"page.data -> '{name}'"
+
+
+# Each movie's categories, by id (the first is its category_id); $1 is always the tenant.
+LINKED_CATEGORIES = """
+        LEFT JOIN LATERAL (
+            SELECT json_agg(json_build_object('id', categories.id, 'name', categories.name) ORDER BY categories.id)
+                AS categories, min(categories.id) AS first_id
+            FROM movie_categories JOIN categories ON categories.id = movie_categories.category_id
+            WHERE movie_categories.tenant = $1 AND movie_categories.tmdb_id = page.tmdb_id
+        ) AS linked ON true"""
+
+# The genres as written; with a language, each canonical one (its key a genre id, see
+# genres.genre_keys) named in that language, unknown ones as written, each name once.
+LOCALIZED_GENRES = """CASE WHEN {language} IS NULL THEN COALESCE(NULLIF(page.data -> 'genres', 'null'::jsonb), '[]')
+            ELSE (
+                SELECT COALESCE(jsonb_agg(label ORDER BY first_position), '[]'::jsonb) FROM (
+                    SELECT label, min(position) AS first_position FROM (
+                        SELECT written.position, COALESCE(
+                            CASE {language} WHEN 'vi' THEN genres.name_vi ELSE genres.name_en END, written.name
+                        ) AS label
+                        FROM jsonb_array_elements_text(page.data -> 'genres') WITH ORDINALITY AS written(name, position)
+                        LEFT JOIN genres ON genres.id = CASE
+                            WHEN jsonb_typeof(page.data -> 'genre_keys' -> (written.position::int - 1)) = 'number'
+                            THEN (page.data -> 'genre_keys' ->> (written.position::int - 1))::int END
+                        WHERE written.position <= jsonb_array_length(page.data -> 'genre_keys')
+                    ) AS labelled
+                    GROUP BY label
+                ) AS first_labels
+            ) END"""
+
+VERSION_STATEMENT = "SELECT data_version FROM tenants WHERE name = $1"
+
+# $1 tenant, $2 TMDB id, $3 language. One row if the tenant exists; body NULL if the movie does not.
+MOVIE_STATEMENT = f"""
+    SELECT tenants.data_version, {movie_json_sql("$3")} AS body
+    FROM tenants
+    LEFT JOIN LATERAL (
+        SELECT movies.tenant, movies.tmdb_id, movies.data FROM movies
+        WHERE movies.tenant = $1 AND movies.tmdb_id = $2
+    ) AS page ON true
+    {LINKED_CATEGORIES}
+    WHERE tenants.name = $1"""

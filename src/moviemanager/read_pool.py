@@ -1,0 +1,156 @@
+"""Connections for the hot reads (a page of movies, one movie): asyncpg directly, one statement each.
+
+Those reads are single statements, so they need no transaction: in autocommit a statement sees one
+snapshot. Through a SQLAlchemy session the same page cost eight round trips (pre-ping, BEGIN, the
+tenant's set_config, the version, the page, its categories, ROLLBACK) and about 1 ms of Python.
+Here it costs one round trip: the connection stays scoped to the tenant it last served.
+
+Row-level security reads the tenant from `app.tenant`. These connections set it for the session,
+not the transaction, and remember it: a request for another tenant sets it again first. Each
+statement also names its tenant, so a stale setting could only hide rows, never show another
+tenant's. The pool never resets connections (asyncpg's default RESET ALL would clear the setting);
+nothing else changes their state: they are read-only and run no transaction.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Protocol, TypeVar
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .config import Settings
+from .db import Timeouts, as_interval
+from .errors import PoolExhausted, database_unavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# A statement per listing shape (filters present, sort, count): more than asyncpg's default 100.
+STATEMENT_CACHE_SIZE = 1000
+SET_TENANT = "SELECT set_config('app.tenant', $1, false)"
+
+
+Work = Callable[[asyncpg.Connection], Awaitable[T]]
+
+
+class Reads(Protocol):
+    """Where reads run: a ReadPool, or TransactionReads."""
+
+    async def run(self, tenant: str, work: "Work[T]") -> T:
+        """`work` on a connection scoped to `tenant`, its result returned."""
+        ...
+
+
+class TenantConnection(asyncpg.Connection):
+    """A pooled connection that remembers the tenant its session is scoped to."""
+
+    scoped_tenant: str | None = None
+
+    async def scope_to(self, tenant: str) -> None:
+        if self.scoped_tenant != tenant:
+            self.scoped_tenant = None  # unknown until the setting is confirmed
+            await self.execute(SET_TENANT, tenant)
+            self.scoped_tenant = tenant
+
+
+class ReadPool:
+    """An asyncpg pool logging in as the engine does (the app role), its connections read-only."""
+
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+        self._pool = pool
+        self._acquire_timeout = acquire_timeout
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine, settings: Settings) -> "ReadPool":
+        """A pool beside the engine's, as large, with the same limits."""
+        _, connect_args = engine.dialect.create_connect_args(engine.url)
+        connect_args.pop("prepared_statement_cache_size", None)  # SQLAlchemy's names, not asyncpg's
+        timeouts = Timeouts.from_settings(settings)
+        pool = await asyncpg.create_pool(
+            **connect_args,
+            min_size=0,  # connects on first use, as the engine does
+            max_size=settings.db_pool_size,
+            timeout=settings.db_pool_timeout,  # to connect; asyncpg's default is 60 s
+            connection_class=TenantConnection,
+            statement_cache_size=STATEMENT_CACHE_SIZE,
+            reset=_keep_session,
+            server_settings={
+                "default_transaction_read_only": "on",
+                "statement_timeout": as_interval(timeouts.statement),
+                "lock_timeout": as_interval(timeouts.lock),
+                "app.tenant": "",
+            },
+        )
+        return cls(pool, settings.db_pool_timeout)
+
+    async def run(self, tenant: str, work: Work[T]) -> T:
+        """`work` on a pooled connection scoped to `tenant`. Reads are safe to repeat: when the
+        connection turns out to be dead (the server restarted since it was last used), the work
+        runs once more on a new one, in place of a ping before every use."""
+        for attempt in (1, 2):
+            async with self._acquired() as connection:
+                try:
+                    await connection.scope_to(tenant)
+                    return await work(connection)
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+                    if not _lost(connection, exc):
+                        raise  # the statement failed, not the connection
+                    if attempt == 2:
+                        raise ConnectionError("the read connection was lost") from exc
+                    log.info("read connection lost (%s); running the read again on a new one", type(exc).__name__)
+        raise AssertionError("unreachable")
+
+    @asynccontextmanager
+    async def connection(self, tenant: str) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection scoped to `tenant`, for as long as the block lasts."""
+        async with self._acquired() as connection:
+            await connection.scope_to(tenant)
+            yield connection
+
+    @asynccontextmanager
+    async def _acquired(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            connection = await self._pool.acquire(timeout=self._acquire_timeout)
+        except TimeoutError:
+            raise PoolExhausted() from None
+        try:
+            yield connection
+        finally:
+            await self._pool.release(connection)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+def _lost(connection: asyncpg.Connection, exc: Exception) -> bool:
+    """Whether the connection is gone (a restart, a dropped backend), rather than the statement wrong."""
+    if database_unavailable(exc):
+        return True
+    try:
+        if isinstance(exc, asyncpg.InternalClientError):
+            # The protocol is in a state it cannot leave, e.g. a statement sent while the server's
+            # goodbye (a restart, a dropped backend) was still being read: not to be used again.
+            connection.terminate()
+            return True
+        return connection.is_closed()
+    except asyncpg.InterfaceError:
+        return True  # the pool let go of it already: it closed
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset: nothing to undo (see the module's docstring)."""
+
+
+class TransactionReads:
+    """Reads inside an open transaction of a SQLAlchemy connection (the tests': each test's data
+    lives in a transaction that is never committed, which a pool's connections could not see)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def run(self, tenant: str, work: Work[T]) -> T:
+        raw = (await self._connection.get_raw_connection()).driver_connection
+        await raw.execute("SELECT set_config('app.tenant', $1, true)", tenant)
+        return await work(raw)
