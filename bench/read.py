@@ -12,8 +12,11 @@ Both servers run as one uvicorn worker (uvloop, httptools), with a pool of 10 co
 one thread and --connections connections on the same 2 cores, so it takes CPU from the server it measures:
 the ratios compare servers under the same handicap. Cases:
 
-  baseline   bench/read_baseline.py: GET /movies/{tmdb_id}, 1,000 ids in rotation (the physical limit
-             of a Python endpoint here)
+  baseline   bench/read_baseline.py: GET /movies/{tmdb_id}, 1,000 ids in rotation, as a bare ASGI callable
+             (the physical limit of a Python endpoint here)
+  baseline FastAPI
+             bench/read_baseline_fastapi.py: the same as a minimal FastAPI endpoint over asyncpg, the
+             yardstick of the issue's "Why" (its ratio is the second column)
   detail     ours, the same requests
   304        ours, GET /movies?genre=…&year=…&limit=20 with If-None-Match: the current ETag
   genre+year, genre+year -rating, genre -rating, search (q=nguoi gac den song h: type-ahead of one of
@@ -128,6 +131,9 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[dict]:
     results = []
     with Served(baseline_command, env, f"/movies/{id_list[0]}", workdir / "baseline.log") as baseline:
         results.append(run_wrk(args, workdir, "baseline", baseline.url, ids=id_list))
+    fastapi_command = [*baseline_command[:4], "read_baseline_fastapi:app", *baseline_command[5:]]
+    with Served(fastapi_command, env, f"/movies/{id_list[0]}", workdir / "baseline_fastapi.log") as baseline:
+        results.append(run_wrk(args, workdir, "baseline FastAPI", baseline.url, ids=id_list))
     ours_command = ["uv", "run", "--no-sync", "moviemanager", "serve"]
     with Served(ours_command, env, "/healthz", workdir / "ours.log") as ours:
         for name, url, headers, plan in cases(ours.url, id_list):
@@ -224,13 +230,14 @@ def to_ms(text: str) -> float:
 
 
 def print_table(results: list[dict]) -> None:
-    baseline = next(r["rps"] for r in results if r["case"] == "baseline")
-    print(f"\n{'case':<20} {'req/s':>8} {'÷ base':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}  plan")
+    bare = next(r["rps"] for r in results if r["case"] == "baseline")
+    fastapi = next(r["rps"] for r in results if r["case"] == "baseline FastAPI")
+    print(f"\n{'case':<20} {'req/s':>8} {'÷ base':>7} {'÷ FastAPI':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}  plan")
     for r in results:
         plan = r.get("plan", "raw asyncpg: SELECT data::text … WHERE tenant = $1 AND tmdb_id = $2")
         print(
-            f"{r['case']:<20} {r['rps']:>8,.0f} {r['rps'] / baseline:>7.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}"
-            f" {r['errors']:>6}  {plan}"
+            f"{r['case']:<20} {r['rps']:>8,.0f} {r['rps'] / bare:>7.2f} {r['rps'] / fastapi:>9.2f} {r['p50_ms']:>7.1f}"
+            f" {r['p99_ms']:>7.1f} {r['errors']:>6}  {plan}"
         )
 
 

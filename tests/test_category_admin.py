@@ -102,3 +102,26 @@ async def test_a_change_while_a_reload_runs_answers_409_and_changes_nothing(clie
     assert response.status_code == 409, response.text
     assert "Reloads are running" in response.json()["detail"]
     assert (await client.get("/categories?max_level=0")).json()[0]["name"] == "Action"
+
+
+async def test_a_rename_or_delete_changes_every_tenants_etags_and_bodies(client):
+    for tenant in ("etag_a", "etag_b"):
+        await upload(client, tenant, catalog_csv([movie(1, Genre="Phim Nhạc")]))
+    before = {t: await client.get("/movies/1", params={"tenant": t}) for t in ("etag_a", "etag_b")}
+    assert before["etag_a"].json()["categories"] == [{"id": 32, "name": "Music"}]
+
+    assert (await client.patch("/categories/32", json={"name": "Musicals"})).status_code == 200
+    for tenant, response in before.items():
+        again = await client.get(
+            "/movies/1", params={"tenant": tenant}, headers={"If-None-Match": response.headers["ETag"]}
+        )
+        assert again.status_code == 200, tenant  # not a 304 with the old name
+        assert again.json()["categories"] == [{"id": 32, "name": "Musicals"}]
+
+    renamed = await client.get("/movies/1", params={"tenant": "etag_a"})
+    assert (await client.delete("/categories/32")).status_code == 204
+    after = await client.get(
+        "/movies/1", params={"tenant": "etag_a"}, headers={"If-None-Match": renamed.headers["ETag"]}
+    )
+    assert after.status_code == 200
+    assert after.json()["categories"] == []

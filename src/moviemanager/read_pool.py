@@ -12,6 +12,7 @@ tenant's. The pool never resets connections (asyncpg's default RESET ALL would c
 nothing else changes their state: they are read-only and run no transaction.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -112,7 +113,9 @@ class ReadPool:
     @asynccontextmanager
     async def _acquired(self) -> AsyncIterator[asyncpg.Connection]:
         try:
-            connection = await self._pool.acquire(timeout=self._acquire_timeout)
+            # asyncio.timeout, not acquire(timeout=…), which makes a task of every acquire.
+            async with asyncio.timeout(self._acquire_timeout):
+                connection = await self._pool.acquire()
         except TimeoutError:
             raise PoolExhausted() from None
         try:

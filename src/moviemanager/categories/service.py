@@ -130,6 +130,8 @@ async def change_category(uow: UnitOfWork, category_id: int, change: CategoryCha
             values["parent_id"] = change.parent_id
         if values:
             await uow.categories.update(category_id, **values)
+            # Movies show their categories' names, and `category=` lists a subtree: both may change.
+            await uow.tenants.new_data_version_everywhere()
         if moving:
             await uow.categories.recount_every_tenant()
         result = CategoryRead(
@@ -152,6 +154,7 @@ async def delete_category(uow: UnitOfWork, category_id: int) -> None:
             )
         await uow.categories.delete(category_id)
         await uow.categories.recount_every_tenant()
+        await uow.tenants.new_data_version_everywhere()
         await uow.commit()
 
 

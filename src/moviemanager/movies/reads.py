@@ -6,6 +6,7 @@ describes the body it comes with. A request carrying If-None-Match first reads t
 so a 304 reads no movie.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -187,6 +188,7 @@ def page_statement(
     return sql, parameters.values
 
 
+@functools.cache
 def movie_json_sql(language: str) -> str:
     """A movie of the lateral `page` (and its `linked` categories) as MovieRead shows it: keys in
     the model's order; the importer's search keys left out. `language`: the placeholder of 'vi',

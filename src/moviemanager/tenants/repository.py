@@ -33,6 +33,10 @@ class TenantRepository:
         new_version = update(Tenant).where(Tenant.name == name).values(data_version=func.gen_random_uuid())
         await self.session.execute(new_version)
 
+    async def new_data_version_everywhere(self) -> None:
+        """Mark every tenant's movies as changed: the category tree they all show was."""
+        await self.session.execute(update(Tenant).values(data_version=func.gen_random_uuid()))
+
     async def any_exist(self) -> bool:
         return bool(await self.session.scalar(select(exists().select_from(Tenant))))
 
