@@ -181,7 +181,8 @@ async def test_a_read_pool_connection_is_scoped_once_per_tenant_switch_and_never
         return await execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(TenantConnection, "execute", recording_execute)
-    app = create_app(own_settings.model_copy(update={"db_pool_size": 1}))  # one connection serves every request
+    # One connection serves every request; no page cache, so every request queries.
+    app = create_app(own_settings.model_copy(update={"db_pool_size": 1, "page_cache_mb": 0}))
     async with (
         serving(app, own_engine),
         httpx.AsyncClient(

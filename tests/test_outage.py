@@ -94,18 +94,22 @@ async def test_a_connection_lost_mid_request_is_a_503_and_the_next_request_recon
 async def test_a_read_connection_lost_mid_request_is_a_503_and_the_next_request_reconnects(
     settings, database_url, monkeypatch
 ):
-    async def fetch_after_losing_the_connection(self, *args, **kwargs):
-        killer = await asyncpg.connect(dsn(database_url))
-        try:
-            await killer.execute("SELECT pg_terminate_backend($1)", self.get_server_pid())
-        finally:
-            await killer.close()
-        return await asyncpg.Connection.fetchrow(self, *args, **kwargs)
+    def losing_the_connection_first(method):
+        async def query(self, *args, **kwargs):
+            killer = await asyncpg.connect(dsn(database_url))
+            try:
+                await killer.execute("SELECT pg_terminate_backend($1)", self.get_server_pid())
+            finally:
+                await killer.close()
+            return await method(self, *args, **kwargs)
+
+        return query
 
     url = database_url.render_as_string(hide_password=False)
     async with own_app(settings, url) as app, client_for(app) as client:
         assert (await client.get("/movies/1", params={"tenant": "nobody"})).status_code == 404
-        monkeypatch.setattr(TenantConnection, "fetchrow", fetch_after_losing_the_connection)
+        for name in ("fetchval", "fetchrow"):  # the data version, the movie
+            monkeypatch.setattr(TenantConnection, name, losing_the_connection_first(getattr(asyncpg.Connection, name)))
         assert_unavailable(await client.get("/movies/1", params={"tenant": "nobody"}), [])
         monkeypatch.undo()
         assert (await client.get("/movies/1", params={"tenant": "nobody"})).status_code == 404

@@ -5,6 +5,8 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from moviemanager.movies.page_cache import PageCache
+
 from .factories import catalog_csv, movie
 
 
@@ -43,15 +45,33 @@ async def test_listing_one_or_a_hundred_movies_costs_the_same_statements(client,
         assert all(m["genres"] == ["Phim Hài", "Phim Nhạc"] for m in movies)
         counts[limit] = len(statements)
     # The tenant's scope (a read-pool connection skips it while it serves the same tenant, see
-    # test_committed), then one statement: version, movies, categories and genre names together.
-    assert counts == {1: 2, 100: 2}
+    # test_committed), the data version (is the page cached?), then one statement: version,
+    # movies, categories and genre names together.
+    assert counts == {1: 3, 100: 3}
 
     async with count_statements(connection) as statements:
-        etag = response.headers["ETag"]
+        cached = await client.get(
+            "/movies", params={"tenant": "counted", "limit": 100}, headers={"Accept-Language": "vi"}
+        )
+    assert cached.content == response.content
+    assert len(statements) == 2, statements  # the scope, the version: the body was in the page cache
+
+    async with count_statements(connection) as statements:
         again = await client.get(
             "/movies",
             params={"tenant": "counted", "limit": 100},
-            headers={"Accept-Language": "vi", "If-None-Match": etag},
+            headers={"Accept-Language": "vi", "If-None-Match": response.headers["ETag"]},
         )
     assert again.status_code == 304
     assert len(statements) == 2  # the scope, the version: no movie is read
+
+
+async def test_without_the_page_cache_a_page_is_one_statement(client, connection, app):
+    app.state.page_cache = PageCache(0)
+    assert (
+        await client.post("/reload?tenant=counted", files={"file": ("c.csv", catalog_csv([movie(1)]))})
+    ).status_code == 200
+    for _ in range(2):
+        async with count_statements(connection) as statements:
+            assert (await client.get("/movies", params={"tenant": "counted"})).status_code == 200
+        assert len(statements) == 2  # the scope (see above), the page

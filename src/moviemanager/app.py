@@ -19,6 +19,7 @@ from .errors import install_error_handlers
 from .health import router as health_router
 from .limits import BodySizeLimitMiddleware
 from .logs import RequestLogMiddleware, configure_logging
+from .movies.page_cache import PageCache
 from .movies.router import router as movies_router
 from .movies.service import load_default_catalogs
 from .read_pool import ReadPool
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A given token is known at once; a generated one is read (or made) when the lifespan starts.
     given = app.state.settings.admin_token
     app.state.admin_token = given.get_secret_value() if given is not None else None
+    app.state.page_cache = PageCache(app.state.settings.page_cache_mb * 2**20)
     # Innermost first: the body cap inside CORS, so a browser can read its 413.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=app.state.settings.max_upload_mb * 2**20)
     app.add_middleware(

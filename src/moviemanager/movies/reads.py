@@ -3,7 +3,7 @@
 
 A statement reads the tenant's data version with the movies, in one snapshot: the ETag always
 describes the body it comes with. A request carrying If-None-Match first reads the version alone,
-so a 304 reads no movie.
+so a 304 reads no movie; so does one whose body the page cache holds (page_cache.py).
 """
 
 import functools
@@ -19,6 +19,7 @@ from .caching import Conditional, NotModified
 from .cursor import CursorCodec
 from .genres import Language
 from .ordering import Order, Sort, order_for
+from .page_cache import PageCache
 from .repository import MovieFilters
 from .schemas import MovieRead
 
@@ -62,6 +63,7 @@ class MoviePage:
 
 async def list_movies(
     reads: Reads,
+    cache: "PageCache[MoviePage]",
     tenant: str,
     listing: Listing,
     *,
@@ -70,7 +72,7 @@ async def list_movies(
     language: Language | None = None,
 ) -> MoviePage:
     """One page of a tenant's movies. Raises NotModified when the client's ETag is current,
-    having read only the tenant's row."""
+    having read only the tenant's row; a page in `cache` costs that read only too."""
     order = listing.order()
     scope = cursor_scope(tenant, order, listing.filters)
     after: tuple = ()
@@ -83,42 +85,60 @@ async def list_movies(
         except (ValueError, ArithmeticError):
             raise InvalidCursor("its position does not fit this sort") from None
     sql, values = page_statement(tenant, listing, order, after, language)
+    cacheable = cache.enabled and listing.count != "estimated"  # an estimate may change without a reload
 
-    async def read(connection: asyncpg.Connection) -> tuple[list[asyncpg.Record], int | None]:
-        await _check_not_modified(connection, tenant, conditional)
+    async def read(connection: asyncpg.Connection) -> MoviePage:
+        known = await _known_version(connection, tenant, conditional, check=cacheable)
+        if known is not None and (page := cache.get(known)) is not None:
+            return page
         rows = await connection.fetch(sql, *values)
         if not rows:
             raise TenantNotFound(tenant)
+        total = rows[0]["total"] if listing.count == "exact" else None
         if listing.count == "estimated":
-            return rows, await _estimated_count(connection, tenant, listing.filters)
-        return rows, rows[0]["total"] if listing.count == "exact" else None
+            total = await _estimated_count(connection, tenant, listing.filters)
+        return _page(rows, conditional.etag(rows[0]["data_version"]), total)
 
-    rows, total = await reads.run(tenant, read)
-    etag = conditional.etag(rows[0]["data_version"])
-    movies = [row for row in rows if row["tmdb_id"] is not None]
-    next_cursor = None
-    if len(movies) > listing.limit:
-        last = movies[listing.limit - 1]
-        next_cursor = cursors.encode(scope, order.key_to_json(last["sort_key"]), last["tmdb_id"])
-    body = b"[" + ",".join(row["body"] for row in movies[: listing.limit]).encode() + b"]"
-    return MoviePage(body, next_cursor, total, etag)
+    def _page(rows: list[asyncpg.Record], etag: str, total: int | None) -> MoviePage:
+        movies = [row for row in rows if row["tmdb_id"] is not None]
+        next_cursor = None
+        if len(movies) > listing.limit:
+            last = movies[listing.limit - 1]
+            next_cursor = cursors.encode(scope, order.key_to_json(last["sort_key"]), last["tmdb_id"])
+        body = b"[" + ",".join(row["body"] for row in movies[: listing.limit]).encode() + b"]"
+        page = MoviePage(body, next_cursor, total, etag)
+        if cacheable:
+            cache.put(etag, page, len(body))
+        return page
+
+    return await reads.run(tenant, read)
 
 
 async def get_movie(
-    reads: Reads, tenant: str, tmdb_id: int | None, *, conditional: Conditional, language: Language | None = None
+    reads: Reads,
+    cache: PageCache,
+    tenant: str,
+    tmdb_id: int | None,
+    *,
+    conditional: Conditional,
+    language: Language | None = None,
 ) -> tuple[str, bytes]:
     """(ETag, the movie as MovieRead shows it, as JSON); tmdb_id None: no such movie can exist."""
 
-    async def read(connection: asyncpg.Connection) -> asyncpg.Record | None:
-        await _check_not_modified(connection, tenant, conditional)
-        return await connection.fetchrow(MOVIE_STATEMENT, tenant, tmdb_id, language)
+    async def read(connection: asyncpg.Connection) -> tuple[str, bytes]:
+        known = await _known_version(connection, tenant, conditional, check=cache.enabled)
+        if known is not None and (found := cache.get(known)) is not None:
+            return known, found
+        row = await connection.fetchrow(MOVIE_STATEMENT, tenant, tmdb_id, language)
+        if row is None:
+            raise TenantNotFound(tenant)
+        if row["body"] is None:
+            raise MovieNotFound()
+        etag, body = conditional.etag(row["data_version"]), row["body"].encode()
+        cache.put(etag, body, len(body))
+        return etag, body
 
-    row = await reads.run(tenant, read)
-    if row is None:
-        raise TenantNotFound(tenant)
-    if row["body"] is None:
-        raise MovieNotFound()
-    return conditional.etag(row["data_version"]), row["body"].encode()
+    return await reads.run(tenant, read)
 
 
 def cursor_scope(tenant: str, order: Order, filters: MovieFilters) -> str:
@@ -126,14 +146,20 @@ def cursor_scope(tenant: str, order: Order, filters: MovieFilters) -> str:
     return f"{tenant}|{order.name}|{filters.canonical().decode()}"
 
 
-async def _check_not_modified(connection: asyncpg.Connection, tenant: str, conditional: Conditional) -> None:
-    if conditional.if_none_match:
-        version = await connection.fetchval(VERSION_STATEMENT, tenant)
-        if version is None:
-            raise TenantNotFound(tenant)
-        etag = conditional.etag(version)
-        if conditional.not_modified(etag):
-            raise NotModified(etag)
+async def _known_version(
+    connection: asyncpg.Connection, tenant: str, conditional: Conditional, *, check: bool
+) -> str | None:
+    """The ETag of the tenant's current data version, read first when the client sent
+    If-None-Match (raises NotModified if it matches) or when `check`; else None (not read)."""
+    if not (check or conditional.if_none_match):
+        return None
+    version = await connection.fetchval(VERSION_STATEMENT, tenant)
+    if version is None:
+        raise TenantNotFound(tenant)
+    etag = conditional.etag(version)
+    if conditional.not_modified(etag):
+        raise NotModified(etag)
+    return etag
 
 
 async def _estimated_count(connection: asyncpg.Connection, tenant: str, filters: MovieFilters) -> int:

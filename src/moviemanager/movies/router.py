@@ -84,6 +84,7 @@ async def list_movies(request: Request) -> Response:
     try:
         page = await reads.list_movies(
             request.app.state.reads,
+            request.app.state.page_cache,
             tenant,
             listing,
             cursors=await cursor_codec(request),
@@ -164,6 +165,7 @@ async def get_movie(request: Request, tmdb_id: str) -> Response:
     try:
         etag, body = await reads.get_movie(
             request.app.state.reads,
+            request.app.state.page_cache,
             tenant,
             tmdb_id_from_text(tmdb_id),
             conditional=_conditional(request, tenant, language),
