@@ -1,6 +1,6 @@
 """The orders a listing can take, and the expressions behind them.
 
-Every expression is written exactly as an index of migration 0004 defines it (keys inline: a bound
+Every expression is written exactly as an index of migrations 0004-0007 defines it (keys inline: a bound
 key would not match the index). Sort keys are never NULL, so a page ends at a row whose
 (key, tmdb_id) is the cursor, and the next page is `(key, tmdb_id) > cursor` (or `<`), one row
 comparison the btree answers as an index condition.
@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import REAL, ColumnElement, Integer, Numeric, Text, cast, func, literal_column
+from sqlalchemy import ColumnElement, Integer, Numeric, Text, and_, case, cast, false, literal, literal_column
 from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
+
+from .search import prefix_end, title_prefix
 
 GENRE_KEYS = literal_column("movies.data -> 'genre_keys'", type_=JSONB)
 # Never NULL (0: unknown, -1: unrated). CASE, not COALESCE: under row-level security PostgreSQL
@@ -26,9 +28,7 @@ TITLE = literal_column("(movies.data ->> 'sort_title') COLLATE \"C\"", type_=Tex
 RUNTIME = literal_column("(movies.data ->> 'runtime_minutes')::integer", type_=Integer)
 # The stored words (see search.py), cast: no text parser runs, at import or at query time.
 SEARCH_VECTOR = literal_column("((movies.data ->> 'search_words')::tsvector)", type_=TSVECTOR)
-TITLE_VECTOR = literal_column(
-    "to_tsvector('simple'::regconfig, COALESCE(movies.data ->> 'search_title', ''))", type_=TSVECTOR
-)
+TITLE_VECTOR = literal_column("((movies.data ->> 'title_words')::tsvector)", type_=TSVECTOR)
 
 Sort = Literal["tmdb_id", "rating", "-rating", "year", "-year", "title", "-title", "relevance"]
 SORTS: tuple[str, ...] = Sort.__args__
@@ -39,10 +39,22 @@ def tsquery(text: str) -> ColumnElement:
     return cast(text, TSQUERY)
 
 
+def title_starts_with(query_text: str) -> ColumnElement[bool]:
+    """The folded title begins with the search's words as typed: a range of the title btree."""
+    prefix = title_prefix(query_text)
+    end = prefix_end(prefix)
+    return false() if end is None else and_(literal(prefix, Text) <= TITLE, literal(end, Text) > TITLE)
+
+
 def relevance(query_text: str) -> ColumnElement:
-    """Matches in a title rank first; a match in the overview only ranks 0 (then TMDB id decides).
-    Computed for the matching rows only, from the short title text."""
-    return func.ts_rank(TITLE_VECTOR, tsquery(query_text), type_=REAL)
+    """A match's place by relevance, ascending, then TMDB id: '0' and its folded title when the
+    title begins with the words (type-ahead), '1' when every word is in a title, '2' when one is
+    in the overview only. The key of one page is computed tier by tier (relevance.py)."""
+    return case(
+        (title_starts_with(query_text), literal_column("'0'", Text).concat(TITLE)),
+        (TITLE_VECTOR.bool_op("@@")(tsquery(query_text)), literal_column("'1'", Text)),
+        else_=literal_column("'2'", Text),
+    ).collate("C")
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,6 @@ def order_for(sort: str, query_text: str | None) -> Order:
             return Order(sort, TITLE, descending, str)
         case "relevance":
             assert query_text is not None
-            return Order(sort, relevance(query_text), True, float)
+            return Order(sort, relevance(query_text), False, str)
         case _:
             return Order(sort, None, False, int)

@@ -1,5 +1,5 @@
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,7 @@ from .explain import Explain
 from .facets import facets_statement
 from .genres import canonical_genre, genre_key
 from .ordering import GENRE_KEYS, RATING, RUNTIME, SEARCH_VECTOR, YEAR, Order, tsquery
+from .relevance import relevance_page
 
 MAX_CATEGORY_ID = 2**31 - 1
 
@@ -129,6 +130,9 @@ class MovieRepository:
         self, filters: MovieFilters, order: Order | None = None, *, limit: int, offset: int = 0, after: tuple = ()
     ) -> Select:
         """Movies, with their sort key as a second column; `after`: the (key, tmdb_id) a page ended at."""
+        if order is not None and order.name == "relevance" and filters.search is not None:
+            others = [Movie.tenant == self.tenant, *replace(filters, search=None).conditions()]
+            return relevance_page(others, filters.search, limit=limit, offset=offset, after=after)
         key = order.key if order is not None and order.key is not None else Movie.tmdb_id
         descending = order is not None and order.descending
         statement = (
