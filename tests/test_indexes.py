@@ -42,12 +42,15 @@ async def load(uow, tenant: str, count: int) -> None:
     await import_catalog(uow, tenant, io.BytesIO(synthetic_catalog(count)), source_name="test")
 
 
-async def plan(uow, tenant: str, filters: MovieFilters, sort: str = "tmdb_id", after: tuple = ()) -> str:
+async def plan(
+    uow, tenant: str, filters: MovieFilters, sort: str = "tmdb_id", after: tuple = (), *, analyze: bool = False
+) -> str:
     """The plan of the page's own query (the lines under its Limit), as GET /movies runs it."""
     order = order_for(sort)
     sql, values = page_statement(tenant, Listing(filters=filters, sort=sort, limit=20), order, after, None)
     connection = (await (await uow.session.connection()).get_raw_connection()).driver_connection
-    lines = [row[0] for row in await connection.fetch("EXPLAIN " + sql, *values)]
+    explain = "EXPLAIN ANALYZE " if analyze else "EXPLAIN "
+    lines = [row[0] for row in await connection.fetch(explain + sql, *values)]
     start = next(i for i, line in enumerate(lines) if line.lstrip(" ->").startswith("Limit"))
     depth = len(lines[start]) - len(lines[start].lstrip())
     below = [line for line in lines[start + 1 :] if line.strip()]
@@ -95,11 +98,32 @@ async def test_listing_shapes_use_their_indexes(uow, sessions):
         no_sort(titled)
         assert "Index Cond" in titled and "ky uc" in titled, titled
 
-        search = await plan(uow, "big", MovieFilters(search=tsquery_text(["bong", "ma", "hanh"])))
-        served_by_index(search)
-        assert "Bitmap Index Scan" in search and "search_words" in search, search
+        await search_tiers_use_their_indexes(uow)
     async with uow.for_tenant("small"):
         served_by_index(await plan(uow, "small", MovieFilters()))
+
+
+async def search_tiers_use_their_indexes(uow) -> None:
+    """Relevance tiers (movies/relevance.py): the title btree for titles that begin with the words,
+    the title-words GIN, then the search GIN; a tier runs only if the ones before it left room."""
+    typed = MovieFilters(search=tsquery_text(["bong", "ma"]))  # "Bóng Ma …"
+    first = await plan(uow, "big", typed, "relevance", analyze=True)
+    served_by_index(first)
+    index_condition = next(line for line in first.splitlines() if "Index Cond" in line)
+    assert "sort_title" in index_condition, first
+    assert first.count("(never executed)") >= 2, first  # the GIN tiers: not read for a full page
+    in_title = await plan(uow, "big", typed, "relevance", after=("1", 0))
+    served_by_index(in_title)
+    assert "title_words" in in_title and "sort_title" not in index_conditions(in_title), in_title
+    rare = MovieFilters(search=tsquery_text(["hanh", "trinh", "42"]))  # no title begins with them
+    for after, index in [((), "title_words"), (("2", 0), "search_words")]:
+        explained = await plan(uow, "big", rare, "relevance", after=after)
+        served_by_index(explained)
+        assert f"{index}'::text))::tsvector @@" in index_conditions(explained), explained
+
+
+def index_conditions(explained: str) -> str:
+    return "\n".join(line for line in explained.splitlines() if "Index Cond" in line)
 
 
 async def test_unfiltered_page_walks_the_primary_key(uow, sessions):

@@ -91,6 +91,44 @@ async def test_search_pages_by_relevance(client, catalog):
     )
 
 
+RANKED = [
+    # (tmdb_id, title, original title, overview), in the order relevance gives them for q=nguoi gac.
+    (8, "NGƯỜI GÁC", "", "Một câu chuyện."),  # the title begins with the words: shortest title first,
+    (9, "Người Gạc", "", "Một câu chuyện."),  # … equal folded titles by TMDB id,
+    (5, "Người Gác Đèn", "The Keeper", "Một câu chuyện."),
+    (3, "Người Gác Đèn Sông Hương", "", "Một câu chuyện."),
+    (7, "Người Gác-Đèn", "", "Một câu chuyện."),  # … "-" after " " (titles compare byte by byte)
+    (1, "Ngọn Hải Đăng", "Nguoi Gac Xua", "Một câu chuyện."),  # every word in a title, by TMDB id
+    (4, "Cuối Đời Người Gác Đèn", "", "Một câu chuyện."),
+    (11, "Gác Người", "", "Không ai."),
+    (2, "Bến Cảng", "Harbour", "Người gác cổng già."),  # a word only in the overview, by TMDB id
+    (6, "Gác Xép", "Attic", "Người lạ."),  # the words split between title and overview
+]
+MISS = (10, "Người Lạ", "", "Một câu chuyện.")
+
+
+async def test_search_relevance_tiers_and_their_cursor(client):
+    rows = [movie(i, Movie_Name=name, Original_Title=original, Overview=text) for i, name, original, text in RANKED]
+    await upload(client, "alpha", [*rows, movie(MISS[0], Movie_Name=MISS[1], Overview=MISS[3])])
+    expected = [str(i) for i, *_ in RANKED]
+    for limit in (1, 2, 3, 1000):
+        walked = await walk(client, {"q": "nguoi gac", "limit": limit})
+        assert [m["tmdb_id"] for m in walked] == expected, limit
+    offset = await client.get("/movies", params={"tenant": "alpha", "q": "nguoi gac", "limit": 3, "offset": 4})
+    assert [m["tmdb_id"] for m in offset.json()] == expected[4:7]
+
+
+async def test_search_relevance_with_other_filters(client, catalog):
+    filtered = {"q": "anh sang", "genre": "phim hai", "year_from": 2001}
+    paged = await walk(client, {**filtered, "limit": 2})
+    whole = await walk(client, {**filtered, "limit": 1000})
+    assert paged == whole and len(paged) > 2
+    everything = await walk(client, {"q": "anh sang", "limit": 1000})
+    assert {m["tmdb_id"] for m in paged} == {
+        m["tmdb_id"] for m in everything if "Phim Hài" in m["genres"] or "Comedy" in m["genres"]
+    } & {m["tmdb_id"] for m in everything if (m["year"] or 0) >= 2001}
+
+
 @pytest.mark.parametrize(
     ("q", "title"),
     [
@@ -229,3 +267,12 @@ async def test_facets_equal_the_listing_counts(client, catalog, filters):
         if bucket["from"] is not None:
             assert bucket["count"] == await listed(rating_gte=bucket["from"], rating_lte=bucket["from"] + 0.9)
     assert response.headers["ETag"]
+
+
+@pytest.mark.parametrize("path", ["/movies", "/movies/facets"])
+async def test_an_impossible_filter_beside_others_matches_nothing(client, catalog, path):
+    for impossible in ({"year": 99_999}, {"genre": "a\x00b"}, {"category": 2**40}):
+        params = {"tenant": "alpha", "genre": "hai", "rating_gte": 1, "q": "chuyen", **impossible}
+        response = await client.get(path, params=params)
+        assert response.status_code == 200, (impossible, response.text)
+        assert response.json() == [] if path == "/movies" else response.json()["total"] == 0

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import orjson
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -110,8 +111,37 @@ async def test_0004_gives_movies_stored_before_it_their_search_texts(server_url,
             found = await conn.scalar(
                 text("SELECT count(*) FROM movies WHERE (data ->> 'search_words')::tsvector @@ 'dem & hai:*'::tsquery")
             )
-        assert data["sort_title"] == "hai huoc" and data["search_title"] == "hai huoc funny"
+        assert data["sort_title"] == "hai huoc" and data["title_words"] == "'funny' 'hai' 'huoc'"
+        assert "search_title" not in data
         assert checksum is None and found == 1
+    finally:
+        await engine.dispose()
+        await drop_database(url)
+
+
+async def test_0007_gives_stored_movies_title_words_and_takes_them_back(server_url, settings):
+    url = await create_scratch_database(server_url)
+    engine = create_engine(url, settings)
+    stored = {"movie_name": "Hài Hước", "original_title": "Funny", "overview": "Đêm trắng.", "sort_title": "hai huoc"}
+    try:
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0006")
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO tenants (name) VALUES ('old')"))
+            await conn.execute(text("CREATE TABLE movies__old__m0 PARTITION OF movies FOR VALUES IN ('old')"))
+            await conn.execute(
+                text("INSERT INTO movies (tenant, tmdb_id, checksum, data) VALUES ('old', 7, 1, CAST(:data AS jsonb))"),
+                {"data": orjson.dumps({**stored, "search_title": "hai huoc funny", "search_words": "'x'"}).decode()},
+            )
+        await upgrade_to_head(url)
+        async with engine.connect() as conn:
+            data, checksum = (await conn.execute(text("SELECT data, checksum FROM movies"))).one()
+        assert data["title_words"] == "'funny' 'hai' 'huoc'" and "search_title" not in data and checksum is None
+        assert data["search_words"] == "'dem' 'funny' 'hai' 'huoc' 'trang'"
+
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0006")
+        async with engine.connect() as conn:
+            data = await conn.scalar(text("SELECT data FROM movies"))
+        assert data["search_title"] == "hai huoc funny" and "title_words" not in data
     finally:
         await engine.dispose()
         await drop_database(url)

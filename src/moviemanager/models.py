@@ -71,13 +71,14 @@ class Movie(Base):
             postgresql_using="gin",
             postgresql_ops={"genre_keys": "jsonb_path_ops"},
         ),
-        # Sort keys (never NULL) and the search text: migrations 0004 and 0006 say why these.
+        # Sort keys (never NULL) and the search words: migrations 0004, 0006 and 0007 say why these.
         Index("ix_movies_year", text(f"({YEAR_KEY})"), "tmdb_id"),
         Index("ix_movies_rating", text(f"({RATING_KEY})"), "tmdb_id"),
         Index("ix_movies_year_rating", text(f"({YEAR_KEY})"), text(f"({RATING_KEY})"), "tmdb_id"),
         # COLLATE "C" in the migration; Alembic's reflection drops an expression's collation.
         Index("ix_movies_title", text("(data ->> 'sort_title')"), "tmdb_id"),
         Index("ix_movies_search", text("((data ->> 'search_words')::tsvector)"), postgresql_using="gin"),
+        Index("ix_movies_title_words", text("((data ->> 'title_words')::tsvector)"), postgresql_using="gin"),
         {"postgresql_partition_by": "LIST (tenant)"},
     )
 

@@ -1,6 +1,6 @@
 """The orders a listing can take, and the expressions behind them.
 
-Every expression is written exactly as an index of migrations 0004/0006 defines it (keys inline: a
+Every expression is written exactly as an index of migrations 0004-0007 defines it (keys inline: a
 bound key would not match the index). Sort keys are never NULL, so a page ends at a row whose
 (key, tmdb_id) is the cursor, and the next page is `(key, tmdb_id) > cursor` (or `<`), one row
 comparison the btree answers as an index condition.
@@ -23,7 +23,7 @@ TITLE_SQL = "(movies.data ->> 'sort_title') COLLATE \"C\""
 RUNTIME_SQL = "(movies.data ->> 'runtime_minutes')::integer"
 # The stored words (see search.py), cast: no text parser runs, at import or at query time.
 SEARCH_VECTOR_SQL = "((movies.data ->> 'search_words')::tsvector)"
-TITLE_VECTOR_SQL = "to_tsvector('simple'::regconfig, COALESCE(movies.data ->> 'search_title', ''))"
+TITLE_WORDS_SQL = "((movies.data ->> 'title_words')::tsvector)"
 
 # For statements built with SQLAlchemy (facets).
 YEAR = literal_column(YEAR_SQL, type_=Integer)
@@ -32,7 +32,7 @@ RATING = literal_column(RATING_SQL, type_=Numeric)
 Sort = Literal["tmdb_id", "rating", "-rating", "year", "-year", "title", "-title", "relevance"]
 SORTS: tuple[str, ...] = Sort.__args__
 
-# Takes a parameter's value, returns its placeholder in the statement being written (see sql.py).
+# Takes a parameter's value, returns its placeholder in the statement being written (reads.Parameters).
 Bind = Callable[[object], str]
 
 
@@ -43,24 +43,18 @@ def tsquery_sql(placeholder: str) -> str:
 
 @dataclass(frozen=True)
 class Order:
-    """A sort: the key (None: TMDB id alone) and its direction, which the tie-breaker shares."""
+    """A sort: the key (None: TMDB id alone) and its direction, which the tie-breaker shares.
+    Relevance has a key of its own per tier (relevance.py)."""
 
     name: str
     key_sql: str | None
     descending: bool
     key_type: type
-    # Relevance ranks against the search: its key needs the query as a parameter.
-    ranks_search: bool = False
 
-    def key(self, bind: Bind, search: str | None) -> str:
+    @property
+    def key(self) -> str:
         """The key's SQL ("movies.tmdb_id" for TMDB id order)."""
-        if self.key_sql is None:
-            return "movies.tmdb_id"
-        if self.ranks_search:
-            # Matches in a title rank first; a match in the overview only ranks 0 (then TMDB id
-            # decides). Computed for the matching rows only, from the short title text.
-            return self.key_sql.format(query=tsquery_sql(bind(search)))
-        return self.key_sql
+        return self.key_sql or "movies.tmdb_id"
 
     def key_from_json(self, value: object) -> object:
         """A cursor's key as the database compares it; ValueError when it cannot be one."""
@@ -68,10 +62,10 @@ class Order:
             if not isinstance(value, str):
                 raise ValueError("rating key must be text")
             return Decimal(value)
-        if self.key_type is float and isinstance(value, int):
-            value = float(value)
         if not isinstance(value, self.key_type) or isinstance(value, bool):
             raise ValueError(f"key must be {self.key_type.__name__}")
+        if self.name == "relevance" and value[:1] not in ("0", "1", "2"):
+            raise ValueError("relevance key must name its tier")
         return value
 
     @staticmethod
@@ -90,6 +84,6 @@ def order_for(sort: str) -> Order:
         case "title":
             return Order(sort, TITLE_SQL, descending, str)
         case "relevance":
-            return Order(sort, f"ts_rank({TITLE_VECTOR_SQL}, {{query}})", True, float, ranks_search=True)
+            return Order(sort, None, False, str)
         case _:
             return Order(sort, None, False, int)

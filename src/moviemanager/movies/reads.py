@@ -7,7 +7,7 @@ so a 304 reads no movie; so does one whose body the page cache holds (page_cache
 """
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import asyncpg
@@ -18,8 +18,9 @@ from ..read_pool import Reads
 from .caching import Conditional, NotModified
 from .cursor import CursorCodec
 from .genres import Language
-from .ordering import Order, Sort, order_for
+from .ordering import Bind, Order, Sort, order_for
 from .page_cache import PageCache
+from .relevance import relevance_page_sql
 from .repository import MovieFilters
 from .schemas import MovieRead
 
@@ -179,39 +180,53 @@ def page_statement(
     whether a next page exists), or one row of NULLs when none matches; no row: no such tenant."""
     parameters = Parameters()
     bind = parameters.bind
-    where = [f"movies.tenant = {bind(tenant)}", *listing.filters.where(bind)]
-    key = order.key(bind, listing.filters.search)
-    direction = " DESC" if order.descending else ""
+    tenant_condition = f"movies.tenant = {bind(tenant)}"
     total = ""
     if listing.count == "exact":
         # Uncorrelated: PostgreSQL runs it once, in the page's snapshot.
-        total = f", (SELECT count(*) FROM movies WHERE {' AND '.join(where)}) AS total"
+        counted = " AND ".join([tenant_condition, *listing.filters.where(bind)])
+        total = f", (SELECT count(*) FROM movies WHERE {counted}) AS total"
+    direction = " DESC" if order.descending else ""
+    if order.name == "relevance":
+        assert listing.filters.search is not None  # Listing.order() checked it
+        others = [tenant_condition, *replace(listing.filters, search=None).where(bind)]
+        page = relevance_page_sql(
+            others, listing.filters.search, bind, limit=listing.limit + 1, offset=listing.offset, after=after
+        )
+    else:
+        page = _ordered_page_sql([tenant_condition, *listing.filters.where(bind)], order, listing, after, bind)
+    sql = f"""
+        SELECT tenants.data_version, page.sort_key, page.tmdb_id, {movie_json_sql(bind(language))} AS body{total}
+        FROM tenants
+        LEFT JOIN LATERAL ({page}) AS page ON true
+        {LINKED_CATEGORIES}
+        WHERE tenants.name = $1
+        ORDER BY page.sort_key{direction}, page.tmdb_id{direction}"""
+    return sql, parameters.values
+
+
+def _ordered_page_sql(where: list[str], order: Order, listing: Listing, after: tuple, bind: Bind) -> str:
+    """The page's movies (tenant, tmdb_id, data, sort_key) in the order of one index."""
+    key = order.key
+    direction = " DESC" if order.descending else ""
     if after:
         last_key, last_id = after
         if order.key_sql is None:
             position, bound = "movies.tmdb_id", bind(last_id)
         else:
             position, bound = f"({key}, movies.tmdb_id)", f"({bind(last_key)}, {bind(last_id)})"
-        where.append(f"{position} {'<' if order.descending else '>'} {bound}")
+        where = [*where, f"{position} {'<' if order.descending else '>'} {bound}"]
     ordering = f"movies.tmdb_id{direction}"
     if order.key_sql is not None:
         ordering = f"{key}{direction}, {ordering}"
     # LIMIT and OFFSET written out (validated integers): a plan made for a parameter would
     # assume a tenth of the table is wanted, and choose to sort it.
-    sql = f"""
-        SELECT tenants.data_version, page.sort_key, page.tmdb_id, {movie_json_sql(bind(language))} AS body{total}
-        FROM tenants
-        LEFT JOIN LATERAL (
+    return f"""
             SELECT movies.tenant, movies.tmdb_id, movies.data, {key} AS sort_key
             FROM movies
             WHERE {" AND ".join(where)}
             ORDER BY {ordering}
-            LIMIT {int(listing.limit) + 1} OFFSET {int(listing.offset)}
-        ) AS page ON true
-        {LINKED_CATEGORIES}
-        WHERE tenants.name = $1
-        ORDER BY page.sort_key{direction}, page.tmdb_id{direction}"""
-    return sql, parameters.values
+            LIMIT {int(listing.limit) + 1} OFFSET {int(listing.offset)}"""
 
 
 @functools.cache

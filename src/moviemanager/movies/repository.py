@@ -37,14 +37,12 @@ class MovieFilters:
     def where(self, bind: Bind) -> list[str]:
         """The filters as SQL conditions on `movies`; `bind` takes each value and returns its
         placeholder. Each matches an expression index of migrations 0004/0006 (runtime is only checked)."""
+        if self._matches_nothing():
+            return ["false"]
         conditions: list[str] = []
         if self.genre:
-            if "\x00" in self.genre:
-                return ["false"]  # no stored genre holds a NUL, and PostgreSQL JSONB cannot either
             conditions.append(_genre_condition(self.genre, bind))
         if self.year is not None:
-            if not YEAR_RANGE[0] <= self.year <= YEAR_RANGE[1]:
-                return ["false"]  # no stored movie has such a year, and it may not fit an integer
             conditions.append(f"{YEAR_SQL} = {bind(self.year)}")
         if self.year_from is not None or self.year_to is not None:
             # Bounded by the valid years, so unknown years (0) never match a range.
@@ -60,10 +58,19 @@ class MovieFilters:
         if self.search is not None:
             conditions.append(f"{SEARCH_VECTOR_SQL} @@ {tsquery_sql(bind(self.search))}")
         if self.category is not None:
-            if not 0 < self.category <= MAX_CATEGORY_ID:
-                return ["false"]
             conditions.append(IN_CATEGORY_SQL.format(category=bind(self.category)))
         return conditions
+
+    def _matches_nothing(self) -> bool:
+        """Values no stored movie can have (checked before any is bound: a statement must use
+        every parameter it is given)."""
+        return (
+            # no stored genre holds a NUL, and PostgreSQL JSONB cannot either
+            (self.genre is not None and "\x00" in self.genre)
+            # no stored movie has such a year, and it may not fit an integer
+            or (self.year is not None and not YEAR_RANGE[0] <= self.year <= YEAR_RANGE[1])
+            or (self.category is not None and not 0 < self.category <= MAX_CATEGORY_ID)
+        )
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """The same conditions for statements built with SQLAlchemy."""

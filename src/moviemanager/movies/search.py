@@ -1,10 +1,10 @@
 """Accent- and case-insensitive texts for sorting and searching, computed when a row is imported.
 
 Pure (no database): the parser processes call `search_fields` for every row, beside COPY. The
-texts are stored in the movie's data and indexed by migration 0004. The searchable words are
-stored in tsvector's input format ('bong' 'ma' …), so the index casts them instead of running
-PostgreSQL's text parser (`to_tsvector` over a million overviews took 16 s of a 40 s index
-build), and `unaccent()`, which cannot be indexed, is never needed.
+texts are stored in the movie's data and indexed by migrations 0004 and 0007. The searchable
+words are stored in tsvector's input format ('bong' 'ma' …), so the index casts them instead of
+running PostgreSQL's text parser (`to_tsvector` over a million overviews took 16 s of a 40 s
+index build), and `unaccent()`, which cannot be indexed, is never needed.
 """
 
 import functools
@@ -14,9 +14,9 @@ from typing import Any
 
 # Keys added to a movie's data; the API never shows them (see schemas.movie_json).
 SORT_TITLE = "sort_title"
-SEARCH_TITLE = "search_title"
+TITLE_WORDS = "title_words"  # the words of both titles: a subset of SEARCH_WORDS (relevance.py relies on it)
 SEARCH_WORDS = "search_words"
-DERIVED_KEYS = (SORT_TITLE, SEARCH_TITLE, SEARCH_WORDS)
+DERIVED_KEYS = (SORT_TITLE, TITLE_WORDS, SEARCH_WORDS)
 
 MAX_QUERY_WORDS = 8
 # A one-letter prefix matches a good part of the vocabulary: the index would merge most of its lists.
@@ -45,14 +45,13 @@ def _lexemes(piece: str) -> tuple[str, ...]:
 
 
 def search_fields(data: dict[str, Any]) -> dict[str, str]:
-    """The derived texts of one movie: its sort title, its searchable titles, and its words."""
+    """The derived texts of one movie: its sort title, the words of its titles, and all its words."""
     title = _fold_title(data.get("movie_name") or "")
     original = _fold_title(data.get("original_title") or "")
-    titles = f"{title} {original}" if original and original != title else title
     # Split on spaces only (fast); each piece, punctuation and all, is folded and split once.
-    pieces = f"{titles} {data.get('overview') or ''}".split()
-    lexemes = set().union(*map(_lexemes, pieces))
-    return {SORT_TITLE: title, SEARCH_TITLE: titles, SEARCH_WORDS: " ".join(sorted(lexemes))}
+    in_titles = set().union(*map(_lexemes, f"{title} {original}".split()))
+    lexemes = in_titles.union(*map(_lexemes, (data.get("overview") or "").split()))
+    return {SORT_TITLE: title, TITLE_WORDS: " ".join(sorted(in_titles)), SEARCH_WORDS: " ".join(sorted(lexemes))}
 
 
 def query_words(q: str) -> list[str]:
@@ -70,3 +69,21 @@ def tsquery_text(words: list[str]) -> str:
     if len(words[-1]) >= MIN_PREFIX_CHARS:
         terms[-1] += ":*"
     return " & ".join(terms)
+
+
+def title_prefix(query_text: str) -> str:
+    """The words of a tsquery text (tsquery_text) as a folded title that starts with them begins:
+    `'nguoi' & 'gac' & 'song':*` → 'nguoi gac song'."""
+    return " ".join(_QUERY_WORD.findall(query_text))
+
+
+def prefix_end(prefix: str) -> str | None:
+    """The first text after every text that starts with `prefix`, compared code point by code
+    point (as COLLATE "C" compares UTF-8): 'nguoi gac song' → 'nguoi gac sonh'. None: no such text."""
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # surrogates are no text
+        last = 0xE000
+    return prefix[:-1] + chr(last) if last <= 0x10FFFF else None
+
+
+_QUERY_WORD = re.compile(r"'([^']+)'")

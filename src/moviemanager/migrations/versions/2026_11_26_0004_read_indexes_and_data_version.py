@@ -89,6 +89,7 @@ def downgrade() -> None:
     for name in ("ix_movies_search", "ix_movies_title", "ix_movies_year_rating", "ix_movies_rating", "ix_movies_year"):
         op.execute(f"DROP INDEX {name}")
     op.execute("CREATE INDEX ix_movies_year ON movies (((data ->> 'year')::integer), tmdb_id)")
-    removed = " - ".join(f"'{key}'" for key in DERIVED_KEYS)
+    # search_title: what this revision's search_fields wrote before 0007 replaced it.
+    removed = " - ".join(f"'{key}'" for key in (*DERIVED_KEYS, "search_title"))
     op.execute(f"UPDATE movies SET data = data - {removed}")
     op.execute("ALTER TABLE tenants DROP COLUMN data_version")
