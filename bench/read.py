@@ -23,8 +23,10 @@ the ratios compare servers under the same handicap. Cases:
   the generator's 1,152 titles), page 50 (genre, -rating, by cursor), second tenant (first page): the
   list cases of issue 6, 20 movies a page
 
-Each case reports requests/s, its ratio to the baseline's, p50 and p99 (wrk --latency), and the plan
-of its query (EXPLAIN ANALYZE on the same database, summarised: nodes, indexes, rows, time).
+Our cases run twice: as deployed, and "uncached" (MOVIEMANAGER_PAGE_CACHE_MB=0), where every request
+runs its query as a first visit to a page does. Each case reports requests/s, its ratio to each
+baseline's, p50 and p99 (wrk --latency), and the plan of its query (EXPLAIN ANALYZE on the same
+database as the app role, summarised: the movies' nodes, indexes, rows; the statement's time).
 """
 
 import argparse
@@ -135,13 +137,16 @@ def measure(args: argparse.Namespace, workdir: Path) -> list[dict]:
     with Served(fastapi_command, env, f"/movies/{id_list[0]}", workdir / "baseline_fastapi.log") as baseline:
         results.append(run_wrk(args, workdir, "baseline FastAPI", baseline.url, ids=id_list))
     ours_command = ["uv", "run", "--no-sync", "moviemanager", "serve"]
-    with Served(ours_command, env, "/healthz", workdir / "ours.log") as ours:
-        for name, url, headers, plan in cases(ours.url, id_list):
-            if args.only and name not in args.only.split(","):
-                continue
-            result = run_wrk(args, workdir, name, url, headers=headers, ids=id_list if name == "detail" else None)
-            result["plan"] = explain_case(args.database_url, CURSOR_SECRET, plan)
-            results.append(result)
+    # As deployed, then with no page cache: every request runs its query (the cost of a first visit).
+    for suffix, extra_env in (("", {}), (" uncached", {"MOVIEMANAGER_PAGE_CACHE_MB": "0"})):
+        with Served(ours_command, {**env, **extra_env}, "/healthz", workdir / f"ours{suffix}.log") as ours:
+            for name, url, headers, plan in cases(ours.url, id_list):
+                if (args.only and name not in args.only.split(",")) or (suffix and name == "304"):
+                    continue
+                ids = id_list if name == "detail" else None
+                result = run_wrk(args, workdir, name + suffix, url, headers=headers, ids=ids)
+                result["plan"] = explain_case(args.database_url, CURSOR_SECRET, plan)
+                results.append(result)
     return results
 
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from moviemanager.app import create_app
+from moviemanager.app import create_app, serving
 from moviemanager.config import PACKAGED_CSV_DIR, Settings
 from moviemanager.db import app_url, async_url, create_engine, create_sessionmaker
 from moviemanager.embedded import EmbeddedPostgres
@@ -26,6 +26,19 @@ from moviemanager.uow import UnitOfWork
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@contextlib.asynccontextmanager
+async def committing_client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over `engine` as the service runs it (its pools, its commits), as the admin sees it."""
+    app = create_app(settings)
+    async with (
+        serving(app, engine),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
+        ) as client,
+    ):
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from moviemanager.movies.repository import MovieFilters, MovieRepository
 from moviemanager.read_pool import SET_TENANT, TenantConnection
 from moviemanager.uow import UnitOfWork
 
-from .conftest import ADMIN, migrated_database
+from .conftest import ADMIN, committing_client, migrated_database
 from .factories import HEADER, catalog_csv, movie
 
 
@@ -41,13 +41,7 @@ async def own_engine(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def client(own_settings, own_engine) -> AsyncIterator[httpx.AsyncClient]:
     """The app on the module's database: its reloads really commit."""
-    app = create_app(own_settings)
-    async with (
-        serving(app, own_engine),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
-        ) as client,
-    ):
+    async with committing_client(own_settings, own_engine) as client:
         yield client
 
 

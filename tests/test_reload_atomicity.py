@@ -1,17 +1,13 @@
 """Reloads with real commits: readers see the old catalog or the new one, never a mix."""
 
 import asyncio
-import contextlib
 import io
 import threading
 import uuid
-from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from sqlalchemy import delete, select, text
 
-from moviemanager.app import create_app, serving
 from moviemanager.config import Settings
 from moviemanager.db import create_sessionmaker
 from moviemanager.errors import CatalogBusy, InvalidCsv
@@ -21,7 +17,7 @@ from moviemanager.movies.bulk import BulkMovies
 from moviemanager.movies.schemas import ImportReport
 from moviemanager.uow import UnitOfWork
 
-from .conftest import ADMIN
+from .conftest import committing_client
 from .factories import catalog_csv, movie
 
 
@@ -167,18 +163,6 @@ async def test_every_transaction_has_its_timeouts_and_imports_a_longer_statement
         assert await uow.session.scalar(text("SELECT current_setting('statement_timeout')")) == "1h"
 
 
-@contextlib.asynccontextmanager
-async def app_over(engine, settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with (
-        serving(app, engine),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
-        ) as client,
-    ):
-        yield client
-
-
 async def test_a_reload_that_cannot_get_its_tenants_lock_in_time_answers_409(committed, engine, owner_engine, settings):
     sessions, tenant = committed
     await reload(sessions, tenant, io.BytesIO(rows([1, 2])))
@@ -187,7 +171,7 @@ async def test_a_reload_that_cannot_get_its_tenants_lock_in_time_answers_409(com
     first = asyncio.create_task(reload(sessions, tenant, source))
     try:
         await asyncio.to_thread(source.reading.wait, 10)
-        async with app_over(engine, impatient) as client:
+        async with committing_client(impatient, engine) as client:
             files = {"file": ("c.csv", rows([1, 2, 3]))}
             response = await client.post("/reload", params={"tenant": tenant}, files=files)
             assert response.status_code == 409, response.text
@@ -209,7 +193,7 @@ async def test_a_read_that_waits_past_the_lock_timeout_answers_503(committed, en
         partition = await BulkMovies(session, tenant).current_partition()
     async with owner_engine.connect() as locker:
         await locker.execute(text(f'LOCK TABLE "{partition}" IN ACCESS EXCLUSIVE MODE'))
-        async with app_over(engine, hasty) as client:
+        async with committing_client(hasty, engine) as client:
             response = await client.get("/movies", params={"tenant": tenant})
         await locker.rollback()
     assert response.status_code == 503

@@ -75,3 +75,15 @@ async def test_without_the_page_cache_a_page_is_one_statement(client, connection
         async with count_statements(connection) as statements:
             assert (await client.get("/movies", params={"tenant": "counted"})).status_code == 200
         assert len(statements) == 2  # the scope (see above), the page
+
+
+async def test_a_page_after_a_cursor_comes_from_the_page_cache_the_second_time(client, connection):
+    files = {"file": ("c.csv", catalog_csv([movie(i) for i in range(1, 31)]))}
+    assert (await client.post("/reload?tenant=counted", files=files)).status_code == 200
+    first = await client.get("/movies", params={"tenant": "counted", "limit": 10, "sort": "-rating"})
+    next_url = first.headers["Link"][1 : first.headers["Link"].index(">")]
+    second = await client.get(next_url)
+    async with count_statements(connection) as statements:
+        again = await client.get(next_url)
+    assert again.content == second.content and again.headers["Link"] == second.headers["Link"]
+    assert len(statements) == 2, statements  # the scope, the version

@@ -1,4 +1,4 @@
-"""Response bodies of the hot reads, kept by ETag in the server's memory.
+"""Pages of GET /movies, kept by ETag in the server's memory.
 
 An ETag names the tenant's data version and the request (caching.Conditional), and the movies of
 one data version never change (a reload, or a change to the category tree, makes a new version).

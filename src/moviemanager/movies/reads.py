@@ -85,13 +85,13 @@ async def list_movies(
             after = (order.key_from_json(key), tmdb_id)
         except (ValueError, ArithmeticError):
             raise InvalidCursor("its position does not fit this sort") from None
-    sql, values = page_statement(tenant, listing, order, after, language)
     cacheable = cache.enabled and listing.count != "estimated"  # an estimate may change without a reload
 
     async def read(connection: asyncpg.Connection) -> MoviePage:
         known = await _known_version(connection, tenant, conditional, check=cacheable)
         if known is not None and (page := cache.get(known)) is not None:
             return page
+        sql, values = page_statement(tenant, listing, order, after, language)
         rows = await connection.fetch(sql, *values)
         if not rows:
             raise TenantNotFound(tenant)
@@ -116,30 +116,21 @@ async def list_movies(
 
 
 async def get_movie(
-    reads: Reads,
-    cache: PageCache,
-    tenant: str,
-    tmdb_id: int | None,
-    *,
-    conditional: Conditional,
-    language: Language | None = None,
+    reads: Reads, tenant: str, tmdb_id: int | None, *, conditional: Conditional, language: Language | None = None
 ) -> tuple[str, bytes]:
-    """(ETag, the movie as MovieRead shows it, as JSON); tmdb_id None: no such movie can exist."""
+    """(ETag, the movie as MovieRead shows it, as JSON); tmdb_id None: no such movie can exist.
+    Not kept in the page cache: reading the version would cost what reading the movie does."""
 
-    async def read(connection: asyncpg.Connection) -> tuple[str, bytes]:
-        known = await _known_version(connection, tenant, conditional, check=cache.enabled)
-        if known is not None and (found := cache.get(known)) is not None:
-            return known, found
-        row = await connection.fetchrow(MOVIE_STATEMENT, tenant, tmdb_id, language)
-        if row is None:
-            raise TenantNotFound(tenant)
-        if row["body"] is None:
-            raise MovieNotFound()
-        etag, body = conditional.etag(row["data_version"]), row["body"].encode()
-        cache.put(etag, body, len(body))
-        return etag, body
+    async def read(connection: asyncpg.Connection) -> asyncpg.Record | None:
+        await _known_version(connection, tenant, conditional, check=False)
+        return await connection.fetchrow(MOVIE_STATEMENT, tenant, tmdb_id, language)
 
-    return await reads.run(tenant, read)
+    row = await reads.run(tenant, read)
+    if row is None:
+        raise TenantNotFound(tenant)
+    if row["body"] is None:
+        raise MovieNotFound()
+    return conditional.etag(row["data_version"]), row["body"].encode()
 
 
 def cursor_scope(tenant: str, order: Order, filters: MovieFilters) -> str:

@@ -1,6 +1,7 @@
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
@@ -95,8 +96,7 @@ async def list_movies(request: Request) -> Response:
         return _not_modified(exc.etag)
     headers = _caching_headers(page.etag)
     if page.next_cursor is not None:
-        next_url = request.url.remove_query_params("offset").include_query_params(cursor=page.next_cursor)
-        headers["Link"] = f'<{next_url}>; rel="next"'
+        headers["Link"] = f'<{_next_page_url(request, page.next_cursor)}>; rel="next"'
     if page.total is not None:
         headers["X-Total-Count"] = str(page.total)
     return Response(page.body, media_type="application/json", headers=headers)
@@ -112,6 +112,12 @@ async def movie_facets(request: Request, uow: UowDep, tenant: TenantDep, filters
     except NotModified as exc:
         return _not_modified(exc.etag)
     return _json(body, etag)
+
+
+def _next_page_url(request: Request, cursor: str) -> str:
+    """The request's URL continuing at `cursor` (and no offset), in one rewrite of the URL."""
+    kept = [(name, value) for name, value in request.query_params.multi_items() if name not in ("offset", "cursor")]
+    return str(request.url.replace(query=urlencode([*kept, ("cursor", cursor)])))
 
 
 def _conditional(request: Request, tenant: str, language: Language | None = None) -> Conditional:
@@ -165,7 +171,6 @@ async def get_movie(request: Request, tmdb_id: str) -> Response:
     try:
         etag, body = await reads.get_movie(
             request.app.state.reads,
-            request.app.state.page_cache,
             tenant,
             tmdb_id_from_text(tmdb_id),
             conditional=_conditional(request, tenant, language),
