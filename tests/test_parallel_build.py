@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from moviemanager.db import create_sessionmaker
-from moviemanager.errors import CatalogBusy
+from moviemanager.errors import CatalogBusy, InvalidCsv, ShrinkRefused
 from moviemanager.movies import parallel_build, service
 from moviemanager.movies.bulk import BulkMovies
 from moviemanager.movies.importer import ImportOptions
@@ -176,3 +176,17 @@ async def test_what_a_killed_import_left_is_hidden_and_dropped_by_the_next_big_r
     after = await tables(owner_engine, tenant)
     assert all(attached for parent in PARENTS for _, attached, _, _ in after[parent])
     assert [len(after[parent]) for parent in PARENTS] == [1, 1]
+
+
+@pytest.mark.parametrize("failure", ["repeated ids", "shrink"])
+async def test_a_big_replace_refused_after_its_copy_leaves_no_table(
+    committed, owner_engine, every_file_is_big, write_file, failure
+):
+    sessions, tenant = committed
+    await load(sessions, tenant, write_file(range(1, 101)))
+    before = await tables(owner_engine, tenant)
+    refused = write_file([1, 2, 1]) if failure == "repeated ids" else write_file(range(1, 6))
+    with pytest.raises(InvalidCsv if failure == "repeated ids" else ShrinkRefused):
+        await load(sessions, tenant, refused)
+    assert await tables(owner_engine, tenant) == before
+    assert await visible_ids(sessions, tenant) == list(range(1, 101))

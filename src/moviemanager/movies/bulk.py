@@ -202,11 +202,12 @@ class BulkMovies:
         await self._run(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
         await self._owner("partition_add_indexes", table, parent=parent)
 
-    async def index_names(self, parent: str = "movies") -> list[tuple[str, str]]:
-        """The indexes of `parent` but its primary key, with their access method, GIN first."""
+    async def index_names(self, parent: str = "movies") -> list[str]:
+        """The indexes of `parent` but its primary key, GIN first (PostgreSQL 15 builds those in
+        one process: the longest builds)."""
         result = await self._run(
             """
-            SELECT index.relname, pg_am.amname FROM pg_index
+            SELECT index.relname FROM pg_index
             JOIN pg_class AS index ON index.oid = pg_index.indexrelid
             JOIN pg_am ON pg_am.oid = index.relam
             WHERE pg_index.indrelid = CAST(:parent AS regclass) AND NOT pg_index.indisprimary
@@ -214,7 +215,7 @@ class BulkMovies:
             """,
             parent=parent,
         )
-        return [(name, method) for name, method in result]
+        return list(result.scalars())
 
     async def add_index(self, table: str, index: str, *, parent: str = "movies") -> None:
         """One index of `parent`, built in one process: other connections build the others meanwhile."""

@@ -134,6 +134,8 @@ async def _import_in_one_transaction(
     """Everything in the unit of work's transaction (committed by the caller)."""
     new = await bulk.create_table(temporary=not replacing)
     tally = await _copy(bulk, new, stream, options, clock)
+    await _drop_repeated_ids(bulk, new, tally, options)
+    clock.mark("primary_key")
     diff, old_count = await _compare(bulk, new, old, tally, replacing, options, clock)
     if options.dry_run:
         return tally, diff, old_count
@@ -173,18 +175,18 @@ async def _replace_in_parallel(
         first = BulkMovies(session, bulk.tenant)
         new = await first.create_table()
         tally = await _copy(first, new, stream, options, clock)
+        # The links, from the parsers' files, while this transaction adds the key and compares;
+        # after removed repeats they would be wrong: derived from the table instead, before it is hidden.
+        build.start(links_job(tally.link_files))
+        await _drop_repeated_ids(first, new, tally, options)
+        clock.mark("primary_key")
         diff, old_count = await _compare(first, new, old, tally, True, options, clock)
-        # The links beside the indexes, after the GINs (the longest builds); when repeats were
-        # removed, the parsers' links and counts would be wrong: derived from the table instead,
-        # before it is hidden.
-        indexes = await first.index_names()
-        jobs = [index_job(new, name) for name, _ in indexes]
         links = None
-        if tally.duplicates == 0:
-            jobs.insert(sum(method == "gin" for _, method in indexes), links_job(tally.link_files))
-        else:
+        if tally.duplicates:
+            await build.discard_started()
             links = await first.create_links(new)
             await first.hide(links, parent="movie_categories")
+        jobs = [index_job(new, name) for name in await first.index_names()]
         await first.hide(new)
         await session.commit()
     build.mark_committed(new)
@@ -200,7 +202,7 @@ async def _replace_in_parallel(
 
 
 async def _copy(bulk: BulkMovies, new: str, stream: RowStream, options: ImportOptions, clock: "_PhaseClock") -> Tally:
-    """The file into `new`, with its primary key: InvalidCsv for a damaged file or rejected rows."""
+    """The file into `new`: InvalidCsv for a damaged file or rejected rows."""
     try:
         await bulk.copy(new, stream.chunks())
     finally:
@@ -209,8 +211,6 @@ async def _copy(bulk: BulkMovies, new: str, stream: RowStream, options: ImportOp
     clock.mark("parse_and_copy")
     if tally.file_problem is not None or (tally.problem_count and options.on_error == "fail"):
         raise tally.invalid_csv()
-    await _drop_repeated_ids(bulk, new, tally, options)
-    clock.mark("primary_key")
     return tally
 
 

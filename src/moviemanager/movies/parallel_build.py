@@ -47,6 +47,7 @@ class ParallelBuild:
         self.sessions = sessions
         self.tenant = tenant
         self.committed: list[tuple[str, str]] = []  # (parent, table), to drop if the import fails
+        self._started: asyncio.Future[None] | None = None
 
     async def drop_leftovers(self, bulk: BulkMovies) -> None:
         """Drop what killed imports of the tenant left; `bulk` must hold the tenant's writer lock."""
@@ -63,8 +64,22 @@ class ParallelBuild:
         """The new movie_categories partition, once committed."""
         return next(table for parent, table in self.committed if parent == "movie_categories")
 
+    def start(self, job: Job) -> None:
+        """Run `job` now, on a connection of its own; run() waits for it before it uses that one."""
+        self._started = asyncio.ensure_future(self._run_job(job))
+
+    async def discard_started(self) -> None:
+        """Wait for the job start() began, and drop the table it made."""
+        await self._started
+        parent, table = self.committed.pop()
+        async with self.sessions() as session:
+            await BulkMovies(session, self.tenant).drop_new(table, parent=parent)
+            await session.commit()
+        self._started = None
+
     async def run(self, jobs: Sequence[Job]) -> None:
-        """Run the jobs on BUILD_CONNECTIONS connections, each job in a transaction of its own.
+        """Run the jobs on BUILD_CONNECTIONS connections (one of them the started job's, once it
+        ended), each job in a transaction of its own.
 
         A failed job stops the others from taking new jobs; the first failure is raised once the
         jobs running have ended.
@@ -72,22 +87,26 @@ class ParallelBuild:
         queue = list(reversed(jobs))
         failures: list[BaseException] = []
 
-        async def worker() -> None:
-            while queue and not failures:
-                job = queue.pop()
-                try:
-                    async with self.sessions() as session:
-                        made = await job(BulkMovies(session, self.tenant))
-                        await session.commit()
-                    if made is not None:
-                        self.committed.append(made)
-                except BaseException as exc:
-                    failures.append(exc)
-                    raise
+        async def worker(first: asyncio.Future[None] | None) -> None:
+            try:
+                if first is not None:
+                    await first
+                while queue and not failures:
+                    await self._run_job(queue.pop())
+            except BaseException as exc:
+                failures.append(exc)
 
-        await asyncio.gather(*(worker() for _ in range(BUILD_CONNECTIONS)), return_exceptions=True)
+        started, self._started = self._started, None
+        await asyncio.gather(worker(started), *(worker(None) for _ in range(BUILD_CONNECTIONS - 1)))
         if failures:
             raise failures[0]
+
+    async def _run_job(self, job: Job) -> None:
+        async with self.sessions() as session:
+            made = await job(BulkMovies(session, self.tenant))
+            await session.commit()
+        if made is not None:
+            self.committed.append(made)
 
     async def drop_committed(self) -> None:
         """Drop the tables this import committed, once it has failed and its transaction ended.
@@ -96,9 +115,11 @@ class ParallelBuild:
         of the tenant holds it, that one has dropped them or will. What cannot be dropped now
         (the database went away) the tenant's next big replace drops.
         """
-        if not self.committed:
-            return
         try:
+            if self._started is not None:
+                await asyncio.gather(self._started, return_exceptions=True)
+            if not self.committed:
+                return
             async with self.sessions() as session:
                 if not await TenantRepository(session).try_writer_lock(self.tenant):
                     return
