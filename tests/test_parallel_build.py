@@ -144,11 +144,8 @@ async def test_a_big_replace_failing_after_its_tables_were_committed_drops_them(
     assert await visible_ids(sessions, tenant) == list(range(1, 11))
 
 
-async def test_what_a_killed_import_left_is_hidden_and_dropped_by_the_next_big_replace(
-    committed, owner_engine, every_file_is_big, write_file, monkeypatch
-):
-    sessions, tenant = committed
-    await load(sessions, tenant, write_file(range(1, 11)))
+async def leave_tables_behind(sessions, tenant, write_file, monkeypatch) -> None:
+    """A big replace that fails after committing its tables, and cannot drop them (as if killed)."""
 
     async def killed(self, *args):
         raise RuntimeError("killed")
@@ -156,10 +153,19 @@ async def test_what_a_killed_import_left_is_hidden_and_dropped_by_the_next_big_r
     async def nothing(self):
         pass
 
-    monkeypatch.setattr(BulkMovies, "swap", killed)
-    monkeypatch.setattr(ParallelBuild, "drop_committed", nothing)  # as if the process had died
-    with pytest.raises(RuntimeError):
-        await load(sessions, tenant, write_file(range(1, 21)))
+    with monkeypatch.context() as patch:
+        patch.setattr(BulkMovies, "swap", killed)
+        patch.setattr(ParallelBuild, "drop_committed", nothing)
+        with pytest.raises(RuntimeError):
+            await load(sessions, tenant, write_file(range(1, 21)))
+
+
+async def test_what_a_killed_import_left_is_hidden_and_dropped_by_the_next_replace(
+    committed, owner_engine, every_file_is_big, write_file, monkeypatch
+):
+    sessions, tenant = committed
+    await load(sessions, tenant, write_file(range(1, 11)))
+    await leave_tables_behind(sessions, tenant, write_file, monkeypatch)
     left = await tables(owner_engine, tenant)
     for parent in PARENTS:
         unattached = [row for row in left[parent] if not row[1]]
@@ -169,13 +175,25 @@ async def test_what_a_killed_import_left_is_hidden_and_dropped_by_the_next_big_r
         with pytest.raises(ProgrammingError, match="permission denied"):
             await uow.session.execute(text(f'SELECT count(*) FROM "{leftover}"'))
 
-    monkeypatch.undo()
-    monkeypatch.setattr(parallel_build, "PARALLEL_BUILD_BYTES", 1)
+    monkeypatch.setattr(parallel_build, "PARALLEL_BUILD_BYTES", 1 << 62)  # in one transaction, too
     report = await load(sessions, tenant, write_file(range(1, 31)))
     assert report.total == 30
     after = await tables(owner_engine, tenant)
-    assert all(attached for parent in PARENTS for _, attached, _, _ in after[parent])
-    assert [len(after[parent]) for parent in PARENTS] == [1, 1]
+    assert [[attached for _, attached, _, _ in after[parent]] for parent in PARENTS] == [[True], [True]]
+
+
+async def test_the_server_drops_what_killed_imports_left_when_it_starts(
+    committed, owner_engine, every_file_is_big, write_file, monkeypatch
+):
+    sessions, tenant = committed
+    await load(sessions, tenant, write_file(range(1, 11)))
+    await leave_tables_behind(sessions, tenant, write_file, monkeypatch)
+    assert len((await tables(owner_engine, tenant))["movies"]) == 2
+
+    await parallel_build.drop_every_leftover(lambda: UnitOfWork(sessions))
+    after = await tables(owner_engine, tenant)
+    assert [[attached for _, attached, _, _ in after[parent]] for parent in PARENTS] == [[True], [True]]
+    assert await visible_ids(sessions, tenant) == list(range(1, 11))
 
 
 @pytest.mark.parametrize("failure", ["repeated ids", "shrink"])

@@ -18,6 +18,7 @@ from .errors import install_error_handlers
 from .health import router as health_router
 from .limits import BodySizeLimitMiddleware
 from .logs import RequestLogMiddleware, configure_logging
+from .movies.parallel_build import drop_every_leftover
 from .movies.router import router as movies_router
 from .movies.service import load_default_catalogs
 from .tenants.router import router as tenants_router
@@ -34,6 +35,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with open_database(settings) as engine:
         app.state.engine = engine
         app.state.sessions = create_sessionmaker(engine, settings)
+        await drop_every_leftover(lambda: UnitOfWork(app.state.sessions))
         if settings.load_defaults:
             loaded = await load_default_catalogs(lambda: UnitOfWork(app.state.sessions), settings.csv_dir)
             if loaded:

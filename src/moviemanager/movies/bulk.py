@@ -261,6 +261,23 @@ class BulkMovies:
         )
         return list(result.scalars())
 
+    @staticmethod
+    async def tenants_with_leftovers(session: AsyncSession) -> list[str]:
+        """The tenants that have tables made for them under movies or movie_categories and never
+        attached (see unattached), from those tables' CHECK constraints."""
+        result = await session.execute(
+            text(
+                r"""
+                SELECT DISTINCT substring(pg_get_constraintdef(k.oid) FROM '^CHECK \(\(tenant = ''(.*)''::text\)\)$')
+                FROM pg_class c JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'c'
+                WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT c.relispartition
+                  AND c.relnamespace = CAST(current_schema() AS regnamespace)
+                  AND (starts_with(c.relname, 'movies__') OR starts_with(c.relname, 'movie_categories__'))
+                """
+            )
+        )
+        return [tenant for tenant in result.scalars() if tenant is not None]
+
     async def analyze(self, table: str, *, parent: str = "movies") -> None:
         """Statistics now, so the first queries after the swap are planned for the new data."""
         await self._owner("partition_analyze", table, parent=parent)

@@ -19,7 +19,7 @@ from . import parallel_build
 from .bulk import BulkMovies, Diff
 from .csv_import import duplicate_problem
 from .encodings import check_encoding
-from .parallel_build import ParallelBuild, index_job, links_job
+from .parallel_build import ParallelBuild, drop_leftovers, index_job, links_job
 from .parse_workers import LinkPlan
 from .row_stream import OnError, Progress, RowStream, Tally, row_stream
 from .schemas import ImportReport
@@ -84,6 +84,8 @@ async def _import(
             await uow.tenants.add_and_lock(tenant, wait=uow.timeouts.reload_wait)
             stream.links = LinkPlan(links_dir, await uow.categories.lock_for_import())
             bulk = uow.bulk_movies(tenant)
+            if not options.dry_run:
+                await drop_leftovers(bulk)
             old = await bulk.current_partition()
             replacing = options.mode == "replace" or old is None
             big = replacing and not options.dry_run and stream.size >= parallel_build.PARALLEL_BUILD_BYTES
@@ -170,7 +172,6 @@ async def _replace_in_parallel(
 ) -> tuple[Tally, Diff, int]:
     """A big replace: the new tables committed unattached, indexed over several connections, and
     swapped in by `bulk`'s transaction, which holds the tenant's writer lock (see parallel_build)."""
-    await build.drop_leftovers(bulk)
     async with build.sessions() as session:
         first = BulkMovies(session, bulk.tenant)
         new = await first.create_table()

@@ -20,11 +20,15 @@ holds the writer lock, so they cannot belong to an import still running.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..tenants.repository import TenantRepository
 from .bulk import BulkMovies
+
+if TYPE_CHECKING:
+    from ..uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,8 @@ log = logging.getLogger(__name__)
 PARALLEL_BUILD_BYTES = 8 * 1024 * 1024
 # Builds at once. Each runs in one process (no parallel workers): two fill two cores.
 BUILD_CONNECTIONS = 2
+
+PARENTS = ("movies", "movie_categories")
 
 SideSessions = Callable[[], AsyncSession]
 # A job makes or indexes a table in a transaction that commits when it returns; a job that makes
@@ -48,13 +54,6 @@ class ParallelBuild:
         self.tenant = tenant
         self.committed: list[tuple[str, str]] = []  # (parent, table), to drop if the import fails
         self._started: asyncio.Future[None] | None = None
-
-    async def drop_leftovers(self, bulk: BulkMovies) -> None:
-        """Drop what killed imports of the tenant left; `bulk` must hold the tenant's writer lock."""
-        for parent in ("movies", "movie_categories"):
-            for table in await bulk.unattached(parent):
-                log.warning("dropping %s, left unattached by an import of %s that did not finish", table, self.tenant)
-                await bulk.drop_new(table, parent=parent)
 
     def mark_committed(self, table: str, *, parent: str = "movies") -> None:
         self.committed.append((parent, table))
@@ -124,13 +123,33 @@ class ParallelBuild:
                 if not await TenantRepository(session).try_writer_lock(self.tenant):
                     return
                 bulk = BulkMovies(session, self.tenant)
-                leftovers = {parent: set(await bulk.unattached(parent)) for parent in ("movies", "movie_categories")}
+                leftovers = {parent: set(await bulk.unattached(parent)) for parent in PARENTS}
                 for parent, table in self.committed:
                     if table in leftovers[parent]:
                         await bulk.drop_new(table, parent=parent)
                 await session.commit()
         except Exception:
             log.exception("could not drop the new tables of a failed import of %s", self.tenant)
+
+
+async def drop_leftovers(bulk: BulkMovies) -> None:
+    """Drop what killed imports of the tenant left; `bulk`'s transaction must hold the tenant's
+    writer lock (so that they cannot belong to an import still running)."""
+    for parent in PARENTS:
+        for table in await bulk.unattached(parent):
+            log.warning("dropping %s, left unattached by an import of %s that did not finish", table, bulk.tenant)
+            await bulk.drop_new(table, parent=parent)
+
+
+async def drop_every_leftover(units: Callable[[], "UnitOfWork"]) -> None:
+    """At start: drop what killed imports left, for every tenant no import is running for."""
+    async with units().for_tenant(None) as uow:
+        tenants = await BulkMovies.tenants_with_leftovers(uow.session)
+    for tenant in tenants:
+        async with units().for_tenant(tenant, importing=True) as uow:
+            if await uow.tenants.try_writer_lock(tenant):
+                await drop_leftovers(uow.bulk_movies(tenant))
+                await uow.commit()
 
 
 def index_job(table: str, index: str) -> Job:
