@@ -20,6 +20,7 @@ from .health import router as health_router
 from .limits import BodySizeLimitMiddleware
 from .logs import RequestLogMiddleware, configure_logging
 from .movies.page_cache import PageCache
+from .movies.parallel_build import drop_every_leftover
 from .movies.router import router as movies_router
 from .movies.service import load_default_catalogs
 from .read_pool import ReadPool
@@ -35,6 +36,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings.log_level)
     app.state.admin_token = admin_token(settings)
     async with open_database(settings) as engine, serving(app, engine):
+        await drop_every_leftover(lambda: UnitOfWork(app.state.sessions))
         if settings.load_defaults:
             loaded = await load_default_catalogs(lambda: UnitOfWork(app.state.sessions), settings.csv_dir)
             if loaded:

@@ -1,9 +1,11 @@
 """The unit of work: one AsyncSession, one transaction, committed only when the service says so."""
 
+from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .categories.repository import CategoryRepository
 from .db import Timeouts
@@ -63,6 +65,13 @@ class UnitOfWork:
     def bulk_movies(self, tenant: str) -> BulkMovies:
         """The tables behind one tenant's movies, for imports."""
         return BulkMovies(self.session, self._scoped(tenant))
+
+    def side_sessions(self) -> Callable[[], AsyncSession] | None:
+        """Sessions in this unit's scope, each on a connection of its own, for work beside the
+        unit's transaction; None when this unit's sessions share one connection (the tests')."""
+        if not isinstance(self._sessions.kw.get("bind"), AsyncEngine):
+            return None
+        return partial(self._sessions, info=dict(self._scope))
 
     def _scoped(self, tenant: str) -> str:
         if self._scope.get("tenant") != tenant:

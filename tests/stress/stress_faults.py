@@ -1,8 +1,9 @@
 """Proof 4, faults, on a scratch embedded PostgreSQL (never the machine's shared server):
 
-1. `kill -9` of the service (and its parser processes) in the middle of a large reload: after a
-   restart the tenant holds exactly its previous catalog, no half-built partition is left, and the
-   next reload succeeds.
+1. `kill -9` of the service (and its parser processes) in the middle of a large reload, once
+   during its COPY and once while it builds the new partition's indexes (its new tables already
+   committed, unattached): after a restart the tenant holds exactly its previous catalog, no
+   half-built partition is left, and the next reload succeeds.
 2. `pg_ctl restart -m fast` under steady load: only requests in flight fail, as 503 with
    Retry-After (never a 500 or a dropped connection), and every request succeeds within 5 s after
    the database is back, without restarting the service.
@@ -38,10 +39,15 @@ def reload(service: Service, tenant: str, data, **params: str) -> httpx.Response
     )
 
 
-async def copy_running(dsn: str) -> bool:
+# What the reload is doing when it is killed: a statement like this one is running.
+PHASES = {"copy": "COPY %", "indexes": "%partition_add_index%"}
+
+
+async def running(dsn: str, statement: str) -> bool:
     conn = await asyncpg.connect(dsn)
     try:
-        return bool(await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY %'"))
+        query = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query ILIKE $1"
+        return bool(await conn.fetchval(query, statement))
     finally:
         await conn.close()
 
@@ -50,16 +56,19 @@ async def partitions(dsn: str, tenant: str) -> list[str]:
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT relname FROM pg_class WHERE relname LIKE $1 AND relkind = 'r'", f"movies__{tenant}__%"
+            "SELECT relname FROM pg_class WHERE relname LIKE ANY($1) AND relkind = 'r'",
+            [f"{parent}\\_\\_{tenant}\\_\\_%" for parent in ("movies", "movie_categories")],
         )
         return sorted(row["relname"] for row in rows)
     finally:
         await conn.close()
 
 
-def kill_during_reload(pg: ScratchPostgres, tmp: Path, rows: int) -> bool:
-    print(f"== kill -9 during a reload of {rows:,} rows")
-    big = generate_file(tmp / "big.csv", rows, seed=1)
+def kill_during_reload(pg: ScratchPostgres, tmp: Path, rows: int, phase: str) -> bool:
+    print(f"== kill -9 during the {phase} of a reload of {rows:,} rows")
+    big = tmp / "big.csv"
+    if not big.exists():
+        generate_file(big, rows, seed=1)
     log = tmp / "kill.log"
     service = Service(pg.dsn, log).start()
     try:
@@ -77,10 +86,10 @@ def kill_during_reload(pg: ScratchPostgres, tmp: Path, rows: int) -> bool:
         uploader = threading.Thread(target=upload)
         uploader.start()
         deadline = time.monotonic() + 120
-        while not asyncio.run(copy_running(pg.dsn)):
-            assert time.monotonic() < deadline, "the COPY never started"
-            time.sleep(0.1)
-        time.sleep(1.0)  # well inside the COPY
+        while not asyncio.run(running(pg.dsn, PHASES[phase])):
+            assert time.monotonic() < deadline, f"the {phase} never started"
+            time.sleep(0.05)
+        time.sleep(1.0 if phase == "copy" else 0.2)  # well inside it
         service.kill9()
         killed_at = time.monotonic()
         uploader.join()
@@ -161,7 +170,7 @@ async def restart_under_load(pg: ScratchPostgres, tmp: Path, seconds: float) -> 
 
 def main(rows: int, seconds: float) -> int:
     with tempfile.TemporaryDirectory(prefix="mm-faults-") as tmp, ScratchPostgres(Path(tmp)) as pg:
-        killed = kill_during_reload(pg, Path(tmp), rows)
+        killed = all([kill_during_reload(pg, Path(tmp), rows, phase) for phase in PHASES])
         restarted = asyncio.run(restart_under_load(pg, Path(tmp), seconds))
         for name in ("kill.log", "restart.log"):
             kept = Path(tempfile.gettempdir()) / f"stress_faults_{name}"

@@ -40,6 +40,8 @@ SWAP_ATTEMPTS = 10
 # Bulk index builds sort in memory up to this much, per build, instead of spilling to disk.
 INDEX_BUILD_MEMORY = "256MB"
 DUPLICATES_PER_FETCH = 10_000
+# How much of the tenant's name the names of its tables under each parent hold (migration 0006).
+PREFIX_LENGTHS = {"movies": 40, "movie_categories": 30}
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,12 @@ class BulkMovies:
         )
         return result.scalar_one()
 
-    async def create_links(self, movies: str, files: Sequence[str] | None = None) -> str:
+    async def create_links(self, movies: str | None, files: Sequence[str] | None = None) -> str:
         """The tenant's next movie_categories partition, indexed: COPYed from the parsers' `files`
         (see parse_workers.LinkPlan), or without them derived from the movies in `movies`."""
         name = await self.create_table(parent="movie_categories")
         if files is None:
+            assert movies is not None
             await self.add_links(name, movies)
         else:
             raw = (await (await self.session.connection()).get_raw_connection()).driver_connection
@@ -198,6 +201,82 @@ class BulkMovies:
         """Every index `parent` has, built in bulk; ATTACH PARTITION adopts them as they match."""
         await self._run(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
         await self._owner("partition_add_indexes", table, parent=parent)
+
+    async def index_names(self, parent: str = "movies") -> list[str]:
+        """The indexes of `parent` but its primary key, GIN first (PostgreSQL 15 builds those in
+        one process: the longest builds)."""
+        result = await self._run(
+            """
+            SELECT index.relname FROM pg_index
+            JOIN pg_class AS index ON index.oid = pg_index.indexrelid
+            JOIN pg_am ON pg_am.oid = index.relam
+            WHERE pg_index.indrelid = CAST(:parent AS regclass) AND NOT pg_index.indisprimary
+            ORDER BY pg_am.amname <> 'gin', index.relname
+            """,
+            parent=parent,
+        )
+        return list(result.scalars())
+
+    async def add_index(self, table: str, index: str, *, parent: str = "movies") -> None:
+        """One index of `parent`, built in one process: other connections build the others meanwhile."""
+        await self._run(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+        await self.one_process_per_build()
+        await self._run(
+            "SELECT partition_add_index(:parent, :tenant, :table, :index)",
+            parent=parent,
+            tenant=self.tenant,
+            table=table,
+            index=index,
+        )
+
+    async def one_process_per_build(self) -> None:
+        """No parallel workers for this transaction's index builds (other connections build others)."""
+        await self._run("SET LOCAL max_parallel_maintenance_workers = 0")
+
+    async def hide(self, table: str, *, parent: str = "movies") -> None:
+        """No rights on the new table for the app role, before the table is committed unattached:
+        the swap grants them again, with the tenant policy."""
+        await self._owner("partition_hide", table, parent=parent)
+
+    async def drop_new(self, table: str, *, parent: str = "movies") -> None:
+        """Drop a table of this tenant that was never attached."""
+        await self._owner("partition_drop_new", table, parent=parent)
+
+    async def unattached(self, parent: str = "movies") -> list[str]:
+        """The tenant's tables under `parent` that were made for it and never attached (see
+        partition_new_table of migration 0006): what an import killed midway left."""
+        result = await self._run(
+            """
+            SELECT c.relname FROM pg_class c
+            WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT c.relispartition
+              AND c.relnamespace = CAST(current_schema() AS regnamespace)
+              AND starts_with(c.relname, :prefix)
+              AND EXISTS (
+                SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'c'
+                AND pg_get_constraintdef(k.oid) = format('CHECK ((tenant = %L::text))', CAST(:tenant AS text))
+              )
+            """,
+            prefix=f"{parent}__{self.tenant[: PREFIX_LENGTHS[parent]]}__",
+            tenant=self.tenant,
+        )
+        return list(result.scalars())
+
+    @staticmethod
+    async def tenants_with_leftovers(session: AsyncSession) -> list[str]:
+        """The tenants that have tables made for them under movies or movie_categories and never
+        attached (see unattached), from those tables' CHECK constraints."""
+        result = await session.execute(
+            text(
+                r"""
+                SELECT DISTINCT substring(pg_get_constraintdef(k.oid) FROM '^CHECK \(\(tenant = ''(.*)''::text\)\)$')
+                FROM pg_class c JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'c'
+                WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT c.relispartition
+                  AND c.relnamespace = CAST(current_schema() AS regnamespace)
+                  AND (starts_with(c.relname, 'movies__') OR starts_with(c.relname, 'movie_categories__'))
+                """
+            )
+        )
+        return [tenant for tenant in result.scalars() if tenant is not None]
 
     async def analyze(self, table: str, *, parent: str = "movies") -> None:
         """Statistics now, so the first queries after the swap are planned for the new data."""

@@ -15,9 +15,11 @@ from typing import BinaryIO, Literal
 
 from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, ShrinkRefused
 from ..uow import UnitOfWork
+from . import parallel_build
 from .bulk import BulkMovies, Diff
 from .csv_import import duplicate_problem
 from .encodings import check_encoding
+from .parallel_build import ParallelBuild, drop_leftovers, index_job, links_job
 from .parse_workers import LinkPlan
 from .row_stream import OnError, Progress, RowStream, Tally, row_stream
 from .schemas import ImportReport
@@ -76,56 +78,33 @@ async def _import(
     clock: "_PhaseClock",
     source_name: str,
 ) -> ImportReport:
-    async with uow.for_tenant(tenant, importing=True):
-        await uow.tenants.add_and_lock(tenant, wait=uow.timeouts.reload_wait)
-        stream.links = LinkPlan(links_dir, await uow.categories.lock_for_import())
-        bulk = uow.bulk_movies(tenant)
-        old = await bulk.current_partition()
-        replacing = options.mode == "replace" or old is None
-        new = await bulk.create_table(temporary=not replacing)
-        try:
-            await bulk.copy(new, stream.chunks())
-        finally:
-            await stream.finish()
-        tally = stream.tally
-        clock.mark("parse_and_copy")
-        if tally.file_problem is not None or (tally.problem_count and options.on_error == "fail"):
-            raise tally.invalid_csv()
-        await _drop_repeated_ids(bulk, new, tally, options)
-        clock.mark("primary_key")
-
-        loaded = len(tally.lines) - tally.duplicates
-        old_count = await bulk.count(old) if old is not None else 0
-        if replacing and not options.allow_shrink:
-            _refuse_shrinking(tenant, old_count, loaded)
-        if old is None:
-            diff = Diff(inserted=loaded, updated=0, deleted=0, unchanged=0)
-        else:
-            diff = await bulk.diff(new, old, replace=replacing)
-        clock.mark("compare")
-        if not options.dry_run:
-            if replacing:
-                await bulk.add_other_indexes(new)
-                clock.mark("indexes")
-                await bulk.analyze(new)
-                clock.mark("analyze")
-                # The parsers' link rows and counts hold for the file's rows; repeats removed since
-                # would make them wrong, so then both are derived from the table instead.
-                tallied = tally.duplicates == 0
-                links = await bulk.create_links(new, tally.link_files if tallied else None)
-                clock.mark("categories")
-                await bulk.swap(old, new, await bulk.current_links(), links)
-                await bulk.write_counts(links, tally.category_sets if tallied else None)
+    build: ParallelBuild | None = None
+    try:
+        async with uow.for_tenant(tenant, importing=True):
+            await uow.tenants.add_and_lock(tenant, wait=uow.timeouts.reload_wait)
+            stream.links = LinkPlan(links_dir, await uow.categories.lock_for_import())
+            bulk = uow.bulk_movies(tenant)
+            if not options.dry_run:
+                await drop_leftovers(bulk)
+            old = await bulk.current_partition()
+            replacing = options.mode == "replace" or old is None
+            big = replacing and not options.dry_run and stream.size >= parallel_build.PARALLEL_BUILD_BYTES
+            sides = uow.side_sessions() if big else None
+            if sides is not None:
+                build = ParallelBuild(sides, tenant)
+                tally, diff, old_count = await _replace_in_parallel(bulk, build, old, stream, options, clock)
             else:
-                await bulk.upsert(new, old)
-                links = await bulk.current_links()
-                await bulk.relink(links, new)
-                clock.mark("categories")
-                await bulk.write_counts(links)
-            await uow.tenants.new_data_version(tenant)  # invalidates the tenant's ETags, at commit
-            await uow.commit()
-            clock.mark("write_and_commit")
+                tally, diff, old_count = await _import_in_one_transaction(bulk, old, replacing, stream, options, clock)
+            if not options.dry_run:
+                await uow.tenants.new_data_version(tenant)  # invalidates the tenant's ETags, at commit
+                await uow.commit()
+                clock.mark("write_and_commit")
+    except BaseException:
+        if build is not None:  # after the rollback, which released the new tables' locks
+            await build.drop_committed()
+        raise
 
+    loaded = len(tally.lines) - tally.duplicates
     warnings = sorted([*tally.warnings, *tally.genre_warnings()], key=lambda w: w.line)
     elapsed = clock.total()
     log.info("import into %s: %d rows in %.1f s %s", tenant, loaded, elapsed, clock.phases_ms)
@@ -149,6 +128,113 @@ async def _import(
         warning_count=tally.warning_count + len(tally.unknown_genres),
         warnings=[asdict(warning) for warning in warnings[:MAX_REPORTED_PROBLEMS]],
     )
+
+
+async def _import_in_one_transaction(
+    bulk: BulkMovies, old: str | None, replacing: bool, stream: RowStream, options: ImportOptions, clock: "_PhaseClock"
+) -> tuple[Tally, Diff, int]:
+    """Everything in the unit of work's transaction (committed by the caller)."""
+    new = await bulk.create_table(temporary=not replacing)
+    tally = await _copy(bulk, new, stream, options, clock)
+    await _drop_repeated_ids(bulk, new, tally, options)
+    clock.mark("primary_key")
+    diff, old_count = await _compare(bulk, new, old, tally, replacing, options, clock)
+    if options.dry_run:
+        return tally, diff, old_count
+    if replacing:
+        await bulk.add_other_indexes(new)
+        clock.mark("indexes")
+        await bulk.analyze(new)
+        clock.mark("analyze")
+        # The parsers' link rows and counts hold for the file's rows; repeats removed since
+        # would make them wrong, so then both are derived from the table instead.
+        tallied = tally.duplicates == 0
+        links = await bulk.create_links(new, tally.link_files if tallied else None)
+        clock.mark("categories")
+        await bulk.swap(old, new, await bulk.current_links(), links)
+        await bulk.write_counts(links, tally.category_sets if tallied else None)
+    else:
+        await bulk.upsert(new, old)
+        links = await bulk.current_links()
+        await bulk.relink(links, new)
+        clock.mark("categories")
+        await bulk.write_counts(links)
+    return tally, diff, old_count
+
+
+async def _replace_in_parallel(
+    bulk: BulkMovies,
+    build: ParallelBuild,
+    old: str | None,
+    stream: RowStream,
+    options: ImportOptions,
+    clock: "_PhaseClock",
+) -> tuple[Tally, Diff, int]:
+    """A big replace: the new tables committed unattached, indexed over several connections, and
+    swapped in by `bulk`'s transaction, which holds the tenant's writer lock (see parallel_build)."""
+    async with build.sessions() as session:
+        first = BulkMovies(session, bulk.tenant)
+        new = await first.create_table()
+        tally = await _copy(first, new, stream, options, clock)
+        # The links, from the parsers' files, while this transaction adds the key and compares;
+        # after removed repeats they would be wrong: derived from the table instead, before it is hidden.
+        build.start(links_job(tally.link_files))
+        await _drop_repeated_ids(first, new, tally, options)
+        clock.mark("primary_key")
+        diff, old_count = await _compare(first, new, old, tally, True, options, clock)
+        links = None
+        if tally.duplicates:
+            await build.discard_started()
+            links = await first.create_links(new)
+            await first.hide(links, parent="movie_categories")
+        jobs = [index_job(new, name) for name in await first.index_names()]
+        await first.hide(new)
+        await session.commit()
+    build.mark_committed(new)
+    if links is not None:
+        build.mark_committed(links, parent="movie_categories")
+    await build.run(jobs)
+    clock.mark("indexes_and_categories")
+    await bulk.analyze(new)
+    clock.mark("analyze")
+    await bulk.swap(old, new, await bulk.current_links(), build.links)
+    await bulk.write_counts(build.links, tally.category_sets if tally.duplicates == 0 else None)
+    return tally, diff, old_count
+
+
+async def _copy(bulk: BulkMovies, new: str, stream: RowStream, options: ImportOptions, clock: "_PhaseClock") -> Tally:
+    """The file into `new`: InvalidCsv for a damaged file or rejected rows."""
+    try:
+        await bulk.copy(new, stream.chunks())
+    finally:
+        await stream.finish()
+    tally = stream.tally
+    clock.mark("parse_and_copy")
+    if tally.file_problem is not None or (tally.problem_count and options.on_error == "fail"):
+        raise tally.invalid_csv()
+    return tally
+
+
+async def _compare(
+    bulk: BulkMovies,
+    new: str,
+    old: str | None,
+    tally: Tally,
+    replacing: bool,
+    options: ImportOptions,
+    clock: "_PhaseClock",
+) -> tuple[Diff, int]:
+    """What the import changes, and how many movies the tenant had; ShrinkRefused if it guts the catalog."""
+    loaded = len(tally.lines) - tally.duplicates
+    old_count = await bulk.count(old) if old is not None else 0
+    if replacing and not options.allow_shrink:
+        _refuse_shrinking(bulk.tenant, old_count, loaded)
+    if old is None:
+        diff = Diff(inserted=loaded, updated=0, deleted=0, unchanged=0)
+    else:
+        diff = await bulk.diff(new, old, replace=replacing)
+    clock.mark("compare")
+    return diff, old_count
 
 
 class _PhaseClock:

@@ -52,6 +52,7 @@ class RowStream:
         self.on_error = on_error
         self.encoding = encoding
         self.progress = progress
+        self.size = _file_size(source)  # 0 when not a real file
         self.links: LinkPlan | None = None  # set before chunks() to have movie↔category rows written
         self.tally = Tally()
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)

@@ -62,6 +62,11 @@ class TenantRepository:
         await self.session.execute(insert(Tenant).values(name=name).on_conflict_do_nothing())
         await self.session.execute(select(Tenant.name).where(Tenant.name == name).with_for_update())
 
+    async def try_writer_lock(self, name: str) -> bool:
+        """Take the tenant's writer lock (see add_and_lock) if no other transaction holds it."""
+        lock = func.pg_try_advisory_xact_lock(WRITER_LOCK_SPACE, func.hashtext(name))
+        return bool(await self.session.scalar(select(lock)))
+
     async def lock_registry(self) -> None:
         """Hold a transaction-scoped lock so that only one process seeds an empty database."""
         await self.session.execute(select(func.pg_advisory_xact_lock(REGISTRY_LOCK_KEY)))
