@@ -105,6 +105,10 @@ async def test_a_big_replace_swaps_in_partitions_with_every_index_and_the_policy
         assert (attached, forced, readable) == (True, True, True)
         built, wanted = await index_counts(owner_engine, name, parent)
         assert built == wanted
+        # Each named after its parent's (two builds naming <table>_tsvector_idx at once would collide).
+        async with owner_engine.connect() as conn:
+            names = set(await conn.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = :t"), {"t": name}))
+        assert f"{name}_title_words" in names or parent != "movies", names
 
     # The links and counts, as an import in one transaction makes them.
     monkeypatch.setattr(parallel_build, "PARALLEL_BUILD_BYTES", 1 << 62)

@@ -49,6 +49,9 @@ FUNCTIONS = {
         DECLARE
             rel regclass := partition_new_table(parent, tenant, table_name);
             parts text[];
+            -- Named, not left to PostgreSQL: two connections naming two expression indexes of one
+            -- table at once could both pick <table>_tsvector_idx, and one build would fail.
+            suffix text := regexp_replace(index_name, '^ix_' || parent || '_', '');
         BEGIN
             SELECT regexp_match(pg_get_indexdef(i.indexrelid), {INDEX_DEFINITION}) INTO parts
             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
@@ -56,7 +59,10 @@ FUNCTIONS = {
             IF parts IS NULL THEN
                 RAISE EXCEPTION 'table % has no index % to copy', parent, index_name;
             END IF;
-            EXECUTE format('CREATE %sINDEX ON %s %s', coalesce(parts[1], ''), rel, parts[2]);
+            EXECUTE format(
+                'CREATE %sINDEX %I ON %s %s',
+                coalesce(parts[1], ''), left(table_name, 62 - length(suffix)) || '_' || suffix, rel, parts[2]
+            );
         END $$
         """,
     "partition_drop_new(text, text, text)": """
