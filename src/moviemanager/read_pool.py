@@ -3,7 +3,8 @@
 Those reads are single statements, so they need no transaction: in autocommit a statement sees one
 snapshot. Through a SQLAlchemy session the same page cost eight round trips (pre-ping, BEGIN, the
 tenant's set_config, the version, the page, its categories, ROLLBACK) and about 1 ms of Python.
-Here it costs one round trip: the connection stays scoped to the tenant it last served.
+Here it costs one round trip (a list page two: the version first, for the page cache), as the
+connection stays scoped to the tenant it last served.
 
 Row-level security reads the tenant from `app.tenant`. These connections set it for the session,
 not the transaction, and remember it: a request for another tenant sets it again first. Each
