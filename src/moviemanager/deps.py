@@ -71,4 +71,3 @@ def optional_tenant_name(
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 UowDep = Annotated[UnitOfWork, Depends(unit_of_work)]
 TenantDep = Annotated[str, Depends(tenant_name)]
-CursorsDep = Annotated[CursorCodec, Depends(cursor_codec)]

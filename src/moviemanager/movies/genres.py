@@ -113,16 +113,3 @@ def preferred_language(accept_language: str | None) -> Language | None:
         if primary in ("vi", "en") and quality > 0:
             choices.append((-quality, position, primary))  # type: ignore[arg-type]
     return min(choices)[2] if choices else None
-
-
-def localized_genres(names: list[str], keys: list[int | str], language: Language | None) -> list[str]:
-    """The genres in `language` ('en', 'vi'), unknown ones as written, each once; None: as written."""
-    if language is None:
-        return names
-    shown: list[str] = []
-    for name, key in zip(names, keys, strict=False):
-        genre = GENRES_BY_ID.get(key) if isinstance(key, int) else None
-        label = name if genre is None else (genre.name_vi if language == "vi" else genre.name_en)
-        if label not in shown:
-            shown.append(label)
-    return shown

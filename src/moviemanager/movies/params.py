@@ -9,7 +9,7 @@ Their OpenAPI parameters are generated from the same models (`openapi_parameters
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -175,11 +175,4 @@ async def movie_filters(params: Annotated[FilterParams, Query()]) -> MovieFilter
     return params.filters()
 
 
-async def response_language(
-    accept_language: Annotated[str | None, Header(description=LANGUAGE_DESCRIPTION)] = None,
-) -> Language | None:
-    return preferred_language(accept_language)
-
-
 FiltersDep = Annotated[MovieFilters, Depends(movie_filters)]
-LanguageDep = Annotated[Language | None, Depends(response_language)]

@@ -1,10 +1,8 @@
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ..errors import CsvProblemBody
-from ..models import Movie
-from .genres import Language, localized_genres
 
 
 class CategoryRef(BaseModel):
@@ -38,34 +36,6 @@ class MovieRead(BaseModel):
     runtime_minutes: int | None = None
     runtime_per_episode: bool | None = Field(None, description="True when the runtime is per episode")
     extra: dict[str, str | None] = Field(default_factory=dict, description="CSV columns beyond the seed's")
-
-    @classmethod
-    def from_movie(cls, movie: Movie, language: Language | None = None) -> "MovieRead":
-        """`movie.categories` must be loaded (see MovieRepository)."""
-        return cls.model_validate(movie_json(movie, language))
-
-
-_FIELDS = tuple(MovieRead.model_fields)
-_EMPTY_LIST: list = []
-_EMPTY_DICT: dict = {}
-
-
-def movie_json(movie: Movie, language: Language | None = None) -> dict[str, Any]:
-    """A movie as MovieRead shows it, built without a model: the stored data was validated on
-    import, and building pydantic models cost list pages a fifth of their throughput. Keys the
-    importer derives for search (movies/search.py) stay out. `movie.categories` must be loaded."""
-    data = movie.data
-    shown = {name: data.get(name) for name in _FIELDS}  # in the model's order, as before
-    shown["tmdb_id"] = str(movie.tmdb_id)
-    categories = [{"id": category.id, "name": category.name} for category in movie.categories]
-    shown["categories"] = categories
-    shown["category_id"] = categories[0]["id"] if categories else None
-    shown["genres"] = localized_genres(
-        data.get("genres") or _EMPTY_LIST, data.get("genre_keys") or _EMPTY_LIST, language
-    )
-    if shown["extra"] is None:
-        shown["extra"] = _EMPTY_DICT
-    return shown
 
 
 class GenreFacet(BaseModel):

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from typing import Any
 
-# Keys added to a movie's data; the API never shows them (see schemas.movie_json).
+# Keys added to a movie's data; the API never shows them (see reads.movie_json_sql).
 SORT_TITLE = "sort_title"
 TITLE_WORDS = "title_words"  # the words of both titles: a subset of SEARCH_WORDS (relevance.py relies on it)
 SEARCH_WORDS = "search_words"
