@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import __version__
@@ -17,8 +16,8 @@ from .config import Settings
 from .db import create_sessionmaker, open_database
 from .errors import install_error_handlers
 from .health import router as health_router
-from .limits import BodySizeLimitMiddleware
-from .logs import RequestLogMiddleware, configure_logging
+from .logs import configure_logging
+from .middleware import RequestMiddleware
 from .movies.page_cache import PageCache
 from .movies.parallel_build import drop_every_leftover
 from .movies.router import router as movies_router
@@ -67,16 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     given = app.state.settings.admin_token
     app.state.admin_token = given.get_secret_value() if given is not None else None
     app.state.page_cache = PageCache(app.state.settings.page_cache_mb * 2**20)
-    # Innermost first: the body cap inside CORS, so a browser can read its 413.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=app.state.settings.max_upload_mb * 2**20)
     app.add_middleware(
-        CORSMiddleware,
-        allow_origins=app.state.settings.cors_origins,
-        allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["*"],
-        expose_headers=["Link", "X-Total-Count", "X-Process-Time", "ETag"],
+        RequestMiddleware,
+        max_body_bytes=app.state.settings.max_upload_mb * 2**20,
+        cors_origins=app.state.settings.cors_origins,
     )
-    app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
     for router in (movies_router, tenants_router, categories_router, health_router):
         app.include_router(router)
