@@ -121,7 +121,8 @@ def _next_page_url(request: Request, cursor: str) -> str:
 
 
 def _conditional(request: Request, tenant: str, language: Language | None = None) -> Conditional:
-    key = request_key(tenant, request.url.path, request.query_params.multi_items(), language)
+    # The scope's path, not request.url's: building the URL would cost a 304 5 µs.
+    key = request_key(tenant, request.scope["path"], request.query_params.multi_items(), language)
     return Conditional(key, request.headers.get("if-none-match"))
 
 
