@@ -194,7 +194,8 @@ def cases(base: str, ids: list[str]) -> list[tuple[str, str, dict[str, str], dic
 def run_wrk(args, workdir: Path, name: str, url: str, *, headers=None, ids=None) -> dict:
     """wrk on one URL (or on /movies/<id> for each id in turn); requests/s and latency percentiles."""
     headers = headers or {"X-Tenant": BIG}
-    lines = [f'wrk.headers["{key}"] = "{value}"' for key, value in headers.items()]
+    # JSON quoting makes a Lua string of any value (an ETag has quotes of its own).
+    lines = [f'wrk.headers["{key}"] = {json.dumps(value, ensure_ascii=False)}' for key, value in headers.items()]
     if ids:
         lines += [
             "local ids = {" + ",".join(ids) + "}",
@@ -208,7 +209,10 @@ def run_wrk(args, workdir: Path, name: str, url: str, *, headers=None, ids=None)
     script.write_text("\n".join(lines) + "\n")
     command = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency", "-s", str(script), url]
     print(f"--- {name}: {url}", flush=True)
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    if completed.stderr:  # wrk runs on without a script it cannot read, measuring another request
+        raise RuntimeError(f"wrk: {completed.stderr}")
+    output = completed.stdout
     result = {"case": name, "url": url, **parse_wrk(output)}
     print(f"{result['rps']:,.0f} req/s, p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms", flush=True)
     return result
