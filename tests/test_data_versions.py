@@ -12,15 +12,13 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from moviemanager.app import create_app, serving
 from moviemanager.config import Settings
-from moviemanager.db import app_url, create_engine
 from moviemanager.tenants.versions import LISTENER_NAME, DataVersions
 
-from .conftest import ADMIN, migrated_database
+from .conftest import ADMIN
 from .factories import catalog_csv, movie
 
 V1, V2, V3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -65,27 +63,6 @@ def test_forgetting_empties_the_map():
     notify(versions, f"a {V1}")
     versions.forget()
     assert versions.get("a") is None
-
-
-@pytest.fixture(scope="module")
-async def own_settings(server_url: URL, settings: Settings) -> AsyncIterator[Settings]:
-    async with migrated_database(server_url) as url:
-        yield settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
-
-
-@pytest.fixture(scope="module")
-async def own_engine(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(app_url(own_settings.database_url, own_settings), own_settings)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-async def owner_engine_here(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """The owner's connections to the module's database: changes made by 'another process'."""
-    engine = create_engine(own_settings.database_url, own_settings)
-    yield engine
-    await engine.dispose()
 
 
 @asynccontextmanager
@@ -176,13 +153,13 @@ async def test_after_a_reload_here_the_old_etag_is_never_current(own_settings, o
             await eventually(lambda: released().get("own") == stored)  # noqa: B023 (awaited here)
 
 
-async def test_a_change_committed_elsewhere_reaches_the_map(own_settings, own_engine, owner_engine_here):
+async def test_a_change_committed_elsewhere_reaches_the_map(own_settings, own_engine, own_owner_engine):
     async with running(own_settings, own_engine) as (app, client):
         await reload(client, "elsewhere", [1])
         versions = app.state.caches.versions
         await eventually(lambda: versions.get("elsewhere") is not None)
         old = await client.get("/movies", params={"tenant": "elsewhere"})
-        async with owner_engine_here.begin() as connection:
+        async with own_owner_engine.begin() as connection:
             await connection.execute(
                 text("UPDATE tenants SET data_version = gen_random_uuid() WHERE name = 'elsewhere'")
             )
@@ -195,12 +172,12 @@ async def test_a_change_committed_elsewhere_reaches_the_map(own_settings, own_en
         assert response.headers["etag"] != old.headers["etag"]
 
 
-async def test_a_lost_listener_forgets_everything_and_catches_up_when_back(own_settings, own_engine, owner_engine_here):
+async def test_a_lost_listener_forgets_everything_and_catches_up_when_back(own_settings, own_engine, own_owner_engine):
     async with running(own_settings, own_engine) as (app, client):
         await reload(client, "lost", [1])
         versions = app.state.caches.versions
         await eventually(lambda: versions.get("lost") is not None)
-        async with owner_engine_here.begin() as connection:
+        async with own_owner_engine.begin() as connection:
             terminated = await connection.scalar(
                 text(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :name"
