@@ -88,6 +88,30 @@ async def migrated_database(server_url: URL) -> AsyncIterator[URL]:
         await drop_database(url)
 
 
+@pytest.fixture(scope="module")
+async def own_settings(server_url: URL, settings: Settings) -> AsyncIterator[Settings]:
+    """The test settings, pointing at a fresh database of the test module's own, whose commits
+    no other module sees (for what needs committed data: the listener, the CLI, the read pool)."""
+    async with migrated_database(server_url) as url:
+        yield settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
+
+
+@pytest.fixture(scope="module")
+async def own_engine(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """Connections to the module's database as the app role."""
+    engine = create_engine(app_url(own_settings.database_url, own_settings), own_settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def own_owner_engine(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """Connections to the module's database as the tables' owner."""
+    engine = create_engine(own_settings.database_url, own_settings)
+    yield engine
+    await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 async def database_url(server_url: URL) -> AsyncIterator[URL]:
     """The session's database; tests roll back, so they share it."""

@@ -49,10 +49,13 @@ async def test_a_move_that_makes_a_cycle_is_409_and_changes_nothing(client):
         ("post", "/categories", {"name": "New", "parent_id": 999}, 422),
         ("post", "/categories", {"name": ""}, 422),
         ("post", "/categories", {}, 422),
+        ("post", "/categories", {"name": "New", "parent_id": True}, 422),  # not category 1
+        ("post", "/categories", {"name": "New", "parent_id": "1"}, 422),
         ("patch", "/categories/999", {"name": "x"}, 404),
         ("patch", "/categories/1", {"name": "Drama"}, 409),
         ("patch", "/categories/1", {"parent_id": 999}, 422),
         ("patch", "/categories/1", {"parent_id": 0}, 422),
+        ("patch", "/categories/2", {"parent_id": True}, 422),
         ("delete", "/categories/1", None, 409),  # has subcategories
         ("delete", "/categories/999", None, 404),
     ],

@@ -8,34 +8,18 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from moviemanager import cli
 from moviemanager.app import create_app, serving
 from moviemanager.config import Settings
-from moviemanager.db import app_url, create_engine, create_sessionmaker
+from moviemanager.db import create_sessionmaker
 from moviemanager.movies.export import export_catalog
 from moviemanager.movies.repository import MovieFilters, MovieRepository
 from moviemanager.read_pool import SET_TENANT, TenantConnection
 from moviemanager.uow import UnitOfWork
 
-from .conftest import ADMIN, committing_client, migrated_database
+from .conftest import ADMIN, committing_client
 from .factories import HEADER, catalog_csv, movie
-
-
-@pytest.fixture(scope="module")
-async def own_settings(server_url: URL, settings: Settings) -> AsyncIterator[Settings]:
-    """The test settings, pointing at a fresh database whose commits no other test sees."""
-    async with migrated_database(server_url) as url:
-        yield settings.model_copy(update={"database_url": url.render_as_string(hide_password=False)})
-
-
-@pytest.fixture(scope="module")
-async def own_engine(own_settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(app_url(own_settings.database_url, own_settings), own_settings)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -57,6 +57,33 @@ async def test_new_categories_get_ids_after_the_seeded_ones(connection):
     assert new_id > 37  # sequences are not rolled back: other tests may have taken ids
 
 
+async def test_upgrade_keeps_the_movies_of_a_first_version_database(server_url, settings):
+    url = await create_scratch_database(server_url)
+    engine = create_engine(url, settings)
+    try:
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0001")
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO tenants (name) VALUES ('movies'), ('tv_serials')"))
+            await conn.execute(
+                text(
+                    """INSERT INTO movies (tenant, tmdb_id, data) VALUES
+                    ('movies', 1, '{"movie_name": "A", "genres": ["Crime"], "year": 2001}'),
+                    ('tv_serials', 1, '{"movie_name": "B", "genres": [], "year": 2002}')"""
+                )
+            )
+        await upgrade_to_head(url)
+        async with engine.connect() as conn:
+            movies = await conn.execute(text("SELECT tenant, tmdb_id, data ->> 'movie_name' FROM movies ORDER BY 1"))
+            assert movies.all() == [("movies", 1, "A"), ("tv_serials", 1, "B")]
+            partitions = await conn.scalars(
+                text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'movies'::regclass")
+            )
+            assert partitions.one() == 2
+    finally:
+        await engine.dispose()
+        await drop_database(url)
+
+
 async def test_upgrade_links_and_counts_the_movies_already_loaded(server_url, settings):
     url = await create_scratch_database(server_url)
     engine = create_engine(url, settings)

@@ -6,6 +6,7 @@ import contextlib
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from moviemanager.movies.page_cache import PageCache
+from moviemanager.movies.reads import Caches
 
 from .factories import catalog_csv, movie
 
@@ -67,7 +68,7 @@ async def test_listing_one_or_a_hundred_movies_costs_the_same_statements(client,
 
 
 async def test_without_the_page_cache_a_page_is_one_statement(client, connection, app):
-    app.state.page_cache = PageCache(0)
+    app.state.caches = Caches(app.state.caches.versions, PageCache(0))
     assert (
         await client.post("/reload?tenant=counted", files={"file": ("c.csv", catalog_csv([movie(1)]))})
     ).status_code == 200

@@ -1,10 +1,13 @@
 """The FastAPI application: create_app(settings) wires routers, middleware and error handlers;
 the lifespan owns the database (embedded server, migrations, engine) and loads default catalogs."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,10 +24,12 @@ from .logs import configure_logging
 from .middleware import RequestMiddleware
 from .movies.page_cache import PageCache
 from .movies.parallel_build import drop_every_leftover
+from .movies.reads import Caches
 from .movies.router import router as movies_router
 from .movies.service import load_default_catalogs
-from .read_pool import ReadPool
+from .read_pool import ReadPool, connect_args
 from .tenants.router import router as tenants_router
+from .tenants.versions import LISTENER_NAME, SESSION_KEY, DataVersions
 from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -52,14 +57,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 @asynccontextmanager
 async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
     """Give the app its database while the block lasts: sessions for units of work (SQLAlchemy),
-    and the read pool of the hot reads (read_pool.py)."""
+    the read pool of the hot reads (read_pool.py), and the listener keeping the tenants' data
+    versions in memory (tenants/versions.py)."""
+    settings: Settings = app.state.settings
+    versions: DataVersions = app.state.caches.versions
     app.state.engine = engine
-    app.state.sessions = create_sessionmaker(engine, app.state.settings)
-    app.state.reads = await ReadPool.open(engine, app.state.settings)
+    app.state.sessions = create_sessionmaker(engine, settings, info={SESSION_KEY: versions})
+    app.state.reads = reads = await ReadPool.open(engine, settings)
+    watcher = None
+    if settings.listen_data_versions:
+        arguments = connect_args(engine)
+        arguments["server_settings"] = {**arguments.get("server_settings", {}), "application_name": LISTENER_NAME}
+        watcher = asyncio.create_task(versions.watch(lambda: asyncpg.connect(**arguments)))
     try:
         yield
     finally:
-        await app.state.reads.close()
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await reads.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A given token is known at once; a generated one is read (or made) when the lifespan starts.
     given = app.state.settings.admin_token
     app.state.admin_token = given.get_secret_value() if given is not None else None
-    app.state.page_cache = PageCache(app.state.settings.page_cache_mb * 2**20)
+    # The versions know nothing until serving() starts their listener.
+    app.state.caches = Caches(DataVersions(), PageCache(app.state.settings.page_cache_mb * 2**20))
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=app.state.settings.max_upload_mb * 2**20,

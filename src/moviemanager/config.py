@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=1024, ge=1)
     # Memory for response bodies of GET /movies (movies/page_cache.py); 0: none.
     page_cache_mb: int = Field(default=64, ge=0)
+    # Keep the tenants' data versions in memory, told by LISTEN/NOTIFY (tenants/versions.py); off:
+    # read the version with each request (for a connection pooler in transaction mode, which
+    # does not deliver notifications).
+    listen_data_versions: bool = True
     # Signs pagination cursors; unset: a random one kept in data_dir/cursor-secret.
     cursor_secret: SecretStr | None = None
 

@@ -130,12 +130,15 @@ def _scope_transaction(session: Session, transaction: SessionTransaction, connec
     connection.execute(SCOPE_TRANSACTION, {**parameters, "lock_timeout": as_interval(timeouts.lock)})
 
 
-def create_sessionmaker(bind: AsyncEngine | AsyncConnection, settings: Settings, **options: Any) -> async_sessionmaker:
+def create_sessionmaker(
+    bind: AsyncEngine | AsyncConnection, settings: Settings, *, info: dict[str, Any] | None = None, **options: Any
+) -> async_sessionmaker:
+    """Sessions whose `info` holds the timeouts and `info`'s items (UnitOfWork adds its scope)."""
     return async_sessionmaker(
         bind,
         expire_on_commit=False,
         sync_session_class=ScopedSession,
-        info={"timeouts": Timeouts.from_settings(settings)},
+        info={"timeouts": Timeouts.from_settings(settings), **(info or {})},
         **options,
     )
 

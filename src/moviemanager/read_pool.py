@@ -67,11 +67,9 @@ class ReadPool:
     @classmethod
     async def open(cls, engine: AsyncEngine, settings: Settings) -> "ReadPool":
         """A pool beside the engine's, as large, with the same limits."""
-        _, connect_args = engine.dialect.create_connect_args(engine.url)
-        connect_args.pop("prepared_statement_cache_size", None)  # SQLAlchemy's names, not asyncpg's
         timeouts = Timeouts.from_settings(settings)
         pool = await asyncpg.create_pool(
-            **connect_args,
+            **connect_args(engine),
             min_size=0,  # connects on first use, as the engine does
             max_size=settings.db_pool_size,
             timeout=settings.db_pool_timeout,  # to connect; asyncpg's default is 60 s
@@ -130,6 +128,13 @@ class ReadPool:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def connect_args(engine: AsyncEngine) -> dict:
+    """asyncpg.connect's arguments for logging in as `engine` does (the app role)."""
+    _, args = engine.dialect.create_connect_args(engine.url)
+    args.pop("prepared_statement_cache_size", None)  # SQLAlchemy's names, not asyncpg's
+    return args
 
 
 def _lost(connection: asyncpg.Connection, exc: Exception) -> bool:

@@ -1,4 +1,4 @@
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CategoryNode(BaseModel):
@@ -20,12 +20,16 @@ NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 
 
 class CategoryCreate(BaseModel):
+    model_config = ConfigDict(strict=True)  # `"parent_id": true` is not category 1, nor "1" a number
+
     name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
     parent_id: int | None = Field(None, ge=1, le=2**31 - 1, description="Unset or null: a root category")
 
 
 class CategoryChange(BaseModel):
     """Rename, move (re-parent), or both; `parent_id: null` makes the category a root."""
+
+    model_config = ConfigDict(strict=True)
 
     name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)
     parent_id: int | None = Field(None, ge=1, le=2**31 - 1)

@@ -86,7 +86,7 @@ async def list_movies(request: Request) -> Response:
     try:
         page = await reads.list_movies(
             request.app.state.reads,
-            request.app.state.page_cache,
+            request.app.state.caches,
             tenant,
             listing,
             cursors=await cursor_codec(request),
@@ -174,8 +174,9 @@ async def get_movie(request: Request, tmdb_id: str) -> Response:
     tenant = request_tenant(request, MovieParams.from_request(request).tenant)
     language = request_language(request)
     try:
-        etag, body = await reads.get_movie(
+        movie = await reads.get_movie(
             request.app.state.reads,
+            request.app.state.caches,
             tenant,
             tmdb_id_from_text(tmdb_id),
             conditional=_conditional(request, tenant, language),
@@ -183,7 +184,7 @@ async def get_movie(request: Request, tmdb_id: str) -> Response:
         )
     except NotModified as exc:
         return _not_modified(exc.etag)
-    return Response(body, media_type="application/json", headers=_caching_headers(etag))
+    return Response(movie.body, media_type="application/json", headers=_caching_headers(movie.etag))
 
 
 @router.post(

@@ -1,12 +1,13 @@
 import uuid
 
-from sqlalchemy import exists, func, select, text, update
+from sqlalchemy import Update, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import LOCK_NOT_AVAILABLE, TenantBusy, sqlstate
 from ..models import Tenant
+from .versions import record_written
 
 # Any fixed number, distinct from the migration lock's.
 REGISTRY_LOCK_KEY = 0x6D6D_7465
@@ -31,11 +32,16 @@ class TenantRepository:
     async def new_data_version(self, name: str) -> None:
         """Mark the tenant's movies as changed: every ETag issued for them stops matching."""
         new_version = update(Tenant).where(Tenant.name == name).values(data_version=func.gen_random_uuid())
-        await self.session.execute(new_version)
+        await self._write_versions(new_version)
 
     async def new_data_version_everywhere(self) -> None:
         """Mark every tenant's movies as changed: the category tree they all show was."""
-        await self.session.execute(update(Tenant).values(data_version=func.gen_random_uuid()))
+        await self._write_versions(update(Tenant).values(data_version=func.gen_random_uuid()))
+
+    async def _write_versions(self, statement: Update) -> None:
+        """Run an update of data versions; at commit, this process's DataVersions learns them."""
+        written = await self.session.execute(statement.returning(Tenant.name, Tenant.data_version))
+        record_written(self.session, dict(written.all()))
 
     async def any_exist(self) -> bool:
         return bool(await self.session.scalar(select(exists().select_from(Tenant))))
