@@ -46,3 +46,11 @@ async def test_openapi_types_every_endpoint(client):
 async def test_cors_allows_the_browser_client(client):
     response = await client.get("/tenants", headers={"Origin": "http://localhost:3000"})
     assert response.headers["access-control-allow-origin"] == "*"
+
+
+async def test_a_wrong_method_names_every_method_of_the_path(client):
+    # GET /categories and POST /categories come from two routers; Allow names both.
+    for method, path, allowed in [("PUT", "/categories", "GET, POST"), ("DELETE", "/movies/1", "GET")]:
+        response = await client.request(method, path)
+        assert response.status_code == 405
+        assert response.headers["Allow"] == allowed

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import __version__
@@ -20,8 +20,8 @@ from .config import Settings
 from .db import create_sessionmaker, open_database
 from .errors import install_error_handlers
 from .health import router as health_router
-from .limits import BodySizeLimitMiddleware
-from .logs import RequestLogMiddleware, configure_logging
+from .logs import configure_logging
+from .middleware import RequestMiddleware
 from .movies.page_cache import PageCache
 from .movies.parallel_build import drop_every_leftover
 from .movies.reads import Caches
@@ -33,6 +33,10 @@ from .tenants.versions import LISTENER_NAME, SESSION_KEY, DataVersions
 from .uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+# FastAPI's own OpenTelemetry, off: it asks OpenTelemetry's global providers on every request (three
+# environment lookups, 7 µs of a cached page) though the service configures none.
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 @asynccontextmanager
@@ -78,26 +82,23 @@ async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Settings are read from the environment here when not given; nothing
     touches the database until the lifespan starts."""
-    app = FastAPI(title="Movie Manager", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="Movie Manager", version=__version__, lifespan=lifespan, telemetry=NO_TELEMETRY)
     app.state.settings = settings or Settings()
     # A given token is known at once; a generated one is read (or made) when the lifespan starts.
     given = app.state.settings.admin_token
     app.state.admin_token = given.get_secret_value() if given is not None else None
     # The versions know nothing until serving() starts their listener.
     app.state.caches = Caches(DataVersions(), PageCache(app.state.settings.page_cache_mb * 2**20))
-    # Innermost first: the body cap inside CORS, so a browser can read its 413.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=app.state.settings.max_upload_mb * 2**20)
     app.add_middleware(
-        CORSMiddleware,
-        allow_origins=app.state.settings.cors_origins,
-        allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["*"],
-        expose_headers=["Link", "X-Total-Count", "X-Process-Time", "ETag"],
+        RequestMiddleware,
+        max_body_bytes=app.state.settings.max_upload_mb * 2**20,
+        cors_origins=app.state.settings.cors_origins,
     )
-    app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
-    for router in (movies_router, tenants_router, categories_router, health_router):
-        app.include_router(router)
-    # Category administration changes the tree every tenant shares: it needs the write guard.
-    app.include_router(category_admin_router)
+    # The routers' routes join the app's own, where app.include_router would keep each router as a
+    # branch that FastAPI matches twice a request (20 µs of a cached page). An inclusion would add
+    # nothing here: no prefix, and a router's tags and dependencies are on its routes already (the
+    # category administration's write guard among them).
+    for router in (movies_router, tenants_router, categories_router, health_router, category_admin_router):
+        app.router.routes.extend(router.routes)
     return app

@@ -2,25 +2,24 @@
 
 from fastapi import HTTPException
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive
 
 
-class BodySizeLimitMiddleware:
+class BodyCap:
     """Refuses a body whose declared length is over the cap before reading it, and stops reading
     one that streams past the cap (chunked, or lying about its length)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"detail": self._detail()}, status_code=413)(scope, receive, send)
-            return
+    def refuses(self, declared_length: bytes | None) -> bool:
+        return declared_length is not None and declared_length.isdigit() and int(declared_length) > self.max_bytes
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"detail": self._detail()}, status_code=413)
+
+    def counting(self, receive: Receive) -> Receive:
+        """`receive`, raising 413 once the body passes the cap."""
         received = 0
 
         async def counting_receive() -> Message:
@@ -33,7 +32,7 @@ class BodySizeLimitMiddleware:
                     raise HTTPException(status_code=413, detail=self._detail())
             return message
 
-        await self.app(scope, counting_receive, send)
+        return counting_receive
 
     def _detail(self) -> str:
         return f"The upload is larger than the limit of {self.max_bytes // 2**20:,} MB (MOVIEMANAGER_MAX_UPLOAD_MB)"
