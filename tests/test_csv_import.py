@@ -113,6 +113,7 @@ def test_line_numbers_count_physical_lines_across_multiline_fields():
         ({"Poster_URL": "javascript:alert(1)"}, "Poster URL", "Poster URL must be an http:// or https:// URL"),
         ({"Overview": "nul \x00 byte"}, "Overview", "Contains a NUL byte, which cannot be stored"),
         ({"Movie_Name": "bell \x07"}, "Movie Name", "Contains the control character U+0007"),
+        ({"Overview": "two\nlines\x1b[0m"}, "Overview", "Contains the control character U+001B"),
     ],
 )
 def test_invalid_cells_are_named(cells, column, reason):

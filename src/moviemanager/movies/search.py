@@ -7,9 +7,9 @@ running PostgreSQL's text parser (`to_tsvector` over a million overviews took 16
 index build), and `unaccent()`, which cannot be indexed, is never needed.
 """
 
-import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 # Keys added to a movie's data; the API never shows them (see reads.movie_json_sql).
@@ -32,24 +32,49 @@ def fold(text: str) -> str:
     return " ".join(bare.split())
 
 
-# Folding runs for every word of every imported row: per distinct word, cached (text repeats words).
-@functools.lru_cache(maxsize=1 << 16)
-def _fold_title(title: str) -> str:
-    return fold(title)
+class _Memo(dict):
+    """`function`'s results by argument, each computed once, emptied when it holds `size` of them.
+
+    A hit is one dict lookup in C, cheaper than functools.lru_cache's (it keeps no recency list):
+    the parser looks up every word of every row, about 35 a row.
+    """
+
+    def __init__(self, function: Callable[[str], Any], size: int) -> None:
+        super().__init__()
+        self.function = function
+        self.size = size
+
+    def __missing__(self, key: str) -> Any:
+        if len(self) >= self.size:
+            self.clear()
+        value = self[key] = self.function(key)
+        return value
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def _lexemes(piece: str) -> tuple[str, ...]:
+def _piece_lexemes(piece: str) -> tuple[str, ...]:
     """Text between spaces, as written ('"Huế,') → its folded words as tsvector lexemes ("'hue'",)."""
     return tuple(f"'{word}'" for word in _WORD.findall(fold(piece)) if len(word) <= MAX_WORD_CHARS)
 
 
+# Per distinct piece and title: text repeats its words, and a catalog its titles.
+_lexemes = _Memo(_piece_lexemes, 1 << 17).__getitem__
+
+
+def _title_lexemes(title: str) -> tuple[str, frozenset[str]]:
+    """A title → its folded text and the lexemes of that text's pieces."""
+    folded = fold(title)
+    return folded, frozenset().union(*map(_lexemes, folded.split()))
+
+
+_title = _Memo(_title_lexemes, 1 << 16).__getitem__
+
+
 def search_fields(data: dict[str, Any]) -> dict[str, str]:
     """The derived texts of one movie: its sort title, the words of its titles, and all its words."""
-    title = _fold_title(data.get("movie_name") or "")
-    original = _fold_title(data.get("original_title") or "")
+    title, title_lexemes = _title(data.get("movie_name") or "")
+    original, original_lexemes = _title(data.get("original_title") or "")
+    in_titles = title_lexemes | original_lexemes
     # Split on spaces only (fast); each piece, punctuation and all, is folded and split once.
-    in_titles = set().union(*map(_lexemes, f"{title} {original}".split()))
     lexemes = in_titles.union(*map(_lexemes, (data.get("overview") or "").split()))
     return {SORT_TITLE: title, TITLE_WORDS: " ".join(sorted(in_titles)), SEARCH_WORDS: " ".join(sorted(lexemes))}
 
