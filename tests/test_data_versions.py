@@ -5,10 +5,12 @@ The listener needs committed data, so these tests run the app as the service doe
 of this module's own."""
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
@@ -63,6 +65,24 @@ def test_forgetting_empties_the_map():
     notify(versions, f"a {V1}")
     versions.forget()
     assert versions.get("a") is None
+
+
+async def test_a_database_that_stays_down_is_warned_of_once(monkeypatch, caplog):
+    monkeypatch.setattr("moviemanager.tenants.versions.RECONNECT_SECONDS", 0.001)
+    attempts = 0
+
+    async def refused() -> asyncpg.Connection:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionRefusedError("the database is down")
+
+    watcher = asyncio.create_task(DataVersions().watch(refused))
+    await eventually(lambda: attempts >= 20)
+    watcher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watcher
+    warnings = [r for r in caplog.records if r.name == "moviemanager.tenants.versions" and r.levelname == "WARNING"]
+    assert len(warnings) == 1
 
 
 @asynccontextmanager

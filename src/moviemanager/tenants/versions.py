@@ -74,12 +74,27 @@ class DataVersions:
     async def watch(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
         """Keep the map current until cancelled: listen, read every version, apply notifications,
         read every version again every REFRESH_SECONDS; on any failure forget and reconnect."""
+        failures = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+        down = False  # one warning an outage, not one a second
         while True:
             try:
-                await self._listen(await connect())
-                log.warning("data versions: the listener's connection closed; reads ask the database")
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("data versions: listener lost (%s: %s); reads ask the database", type(exc).__name__, exc)
+                connection = await connect()
+            except failures as exc:
+                if not down:
+                    log.warning("data versions: cannot listen (%s); reads ask the database", type(exc).__name__)
+                    down = True
+                await asyncio.sleep(RECONNECT_SECONDS)
+                continue
+            if down:
+                log.info("data versions: listening again")
+                down = False
+            try:
+                await self._listen(connection)
+                reason = "its connection closed"
+            except failures as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            log.warning("data versions: the listener stopped (%s); reads ask the database", reason)
+            down = True
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _listen(self, connection: asyncpg.Connection) -> None:
