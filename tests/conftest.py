@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import delete, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,6 +22,8 @@ from moviemanager.config import PACKAGED_CSV_DIR, Settings
 from moviemanager.db import app_url, async_url, create_engine, create_sessionmaker
 from moviemanager.embedded import EmbeddedPostgres
 from moviemanager.migrations import upgrade_to_head
+from moviemanager.models import Tenant
+from moviemanager.movies.bulk import BulkMovies
 from moviemanager.read_pool import TransactionReads
 from moviemanager.uow import UnitOfWork
 
@@ -188,3 +191,22 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN) as client:
         yield client
+
+
+async def remove_tenant(owner_engine: AsyncEngine, tenant: str) -> None:
+    """Drop a committed tenant: its partition and its row."""
+    async with create_sessionmaker(owner_engine, Settings.model_construct())() as session:
+        if partition := await BulkMovies(session, tenant).current_partition():
+            await session.execute(text(f'DROP TABLE "{partition}"'))
+        await session.execute(delete(Tenant).where(Tenant.name == tenant))
+        await session.commit()
+
+
+@pytest.fixture
+async def committed(engine, owner_engine, settings):
+    """Sessions (as the app role) that really commit, so that imports can open connections of
+    their own, and a tenant name removed again afterwards."""
+    sessions = create_sessionmaker(engine, settings)
+    tenant = f"committed_{uuid.uuid4().hex[:8]}"
+    yield sessions, tenant
+    await remove_tenant(owner_engine, tenant)

@@ -1,12 +1,9 @@
 """Big replaces: new tables committed unattached, indexed over several connections, swapped in at once."""
 
-import uuid
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
-from moviemanager.db import create_sessionmaker
 from moviemanager.errors import CatalogBusy, InvalidCsv, ShrinkRefused
 from moviemanager.movies import parallel_build, service
 from moviemanager.movies.bulk import BulkMovies
@@ -14,19 +11,11 @@ from moviemanager.movies.importer import ImportOptions
 from moviemanager.movies.parallel_build import ParallelBuild
 from moviemanager.uow import UnitOfWork
 
+from .conftest import remove_tenant
 from .factories import catalog_csv, movie
-from .test_reload_atomicity import reload, remove_tenant, visible_ids
+from .test_reload_atomicity import reload, visible_ids
 
 PARENTS = ("movies", "movie_categories")
-
-
-@pytest.fixture
-async def committed(engine, owner_engine, settings):
-    """Sessions (as the app role) on the engine, so that imports can open connections of their own."""
-    sessions = create_sessionmaker(engine, settings)
-    tenant = f"parallel_{uuid.uuid4().hex[:8]}"
-    yield sessions, tenant
-    await remove_tenant(owner_engine, tenant)
 
 
 @pytest.fixture

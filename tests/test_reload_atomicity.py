@@ -3,39 +3,19 @@
 import asyncio
 import io
 import threading
-import uuid
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import select, text
 
-from moviemanager.config import Settings
-from moviemanager.db import create_sessionmaker
 from moviemanager.errors import CatalogBusy, InvalidCsv
-from moviemanager.models import Movie, Tenant
+from moviemanager.models import Movie
 from moviemanager.movies import bulk, service
 from moviemanager.movies.bulk import BulkMovies
 from moviemanager.movies.schemas import ImportReport
 from moviemanager.uow import UnitOfWork
 
-from .conftest import committing_client
+from .conftest import committing_client, remove_tenant
 from .factories import catalog_csv, movie
-
-
-async def remove_tenant(owner_engine, tenant: str) -> None:
-    async with create_sessionmaker(owner_engine, Settings.model_construct())() as session:
-        if partition := await BulkMovies(session, tenant).current_partition():
-            await session.execute(text(f'DROP TABLE "{partition}"'))
-        await session.execute(delete(Tenant).where(Tenant.name == tenant))
-        await session.commit()
-
-
-@pytest.fixture
-async def committed(engine, owner_engine, settings):
-    """Sessions (as the app role) that really commit, and a tenant name removed again afterwards."""
-    sessions = create_sessionmaker(engine, settings)
-    tenant = f"atomic_{uuid.uuid4().hex[:8]}"
-    yield sessions, tenant
-    await remove_tenant(owner_engine, tenant)
 
 
 class GatedFile(io.BytesIO):
