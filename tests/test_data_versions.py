@@ -7,21 +7,17 @@ of this module's own."""
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 
 import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from moviemanager.app import create_app, serving
-from moviemanager.config import Settings
 from moviemanager.tenants.versions import LISTENER_NAME, DataVersions
 
 from .conftest import ADMIN
-from .factories import catalog_csv, movie
+from .live_app import NoDatabase, eventually, reload, running, stored_version
 
 V1, V2, V3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
@@ -83,40 +79,6 @@ async def test_a_database_that_stays_down_is_warned_of_once(monkeypatch, caplog)
         await watcher
     warnings = [r for r in caplog.records if r.name == "moviemanager.tenants.versions" and r.levelname == "WARNING"]
     assert len(warnings) == 1
-
-
-@asynccontextmanager
-async def running(settings: Settings, engine: AsyncEngine) -> AsyncIterator[tuple[object, httpx.AsyncClient]]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with serving(app, engine), httpx.AsyncClient(transport=transport, base_url="http://t", headers=ADMIN) as c:
-        yield app, c
-
-
-async def reload(client: httpx.AsyncClient, tenant: str, ids: list[int]) -> None:
-    files = {"file": ("c.csv", catalog_csv([movie(i) for i in ids]), "text/csv")}
-    response = await client.post("/reload", params={"tenant": tenant}, files=files)
-    assert response.status_code == 200, response.text
-
-
-async def stored_version(engine: AsyncEngine, tenant: str) -> uuid.UUID:
-    async with engine.connect() as connection:
-        return (
-            await connection.execute(text("SELECT data_version FROM tenants WHERE name = :t"), {"t": tenant})
-        ).one()[0]
-
-
-async def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
-class NoDatabase:
-    """Reads that fail: what is answered anyway came from memory."""
-
-    async def run(self, tenant, work):
-        raise AssertionError("this read queried the database")
 
 
 async def test_known_versions_answer_304s_and_cached_bodies_without_a_query(own_settings, own_engine):

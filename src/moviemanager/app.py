@@ -22,6 +22,7 @@ from .errors import install_error_handlers
 from .health import router as health_router
 from .logs import configure_logging
 from .middleware import RequestMiddleware
+from .movies.from_memory import AnswersFromMemory
 from .movies.page_cache import PageCache
 from .movies.parallel_build import drop_every_leftover
 from .movies.reads import Caches
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.admin_token = given.get_secret_value() if given is not None else None
     # The versions know nothing until serving() starts their listener.
     app.state.caches = Caches(DataVersions(), PageCache(app.state.settings.page_cache_mb * 2**20))
+    # Added first, so it runs inside RequestMiddleware (CORS, the body cap and the log apply to it).
+    app.add_middleware(AnswersFromMemory)
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=app.state.settings.max_upload_mb * 2**20,
