@@ -82,7 +82,7 @@ def test_search_texts_fold_as_stored(row, expected):
 
 
 def test_search_fields_name_the_texts():
-    """As they are stored in the data."""
+    """As migrations 0004 and 0007 stored them in the data."""
     assert search_fields(ROWS[1]) == dict(zip(DERIVED_KEYS, search_texts(ROWS[1]), strict=True))
     assert search_fields(ROWS[1])["sort_title"] == "dat rung"
 

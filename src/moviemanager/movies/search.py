@@ -1,11 +1,11 @@
 """Accent- and case-insensitive texts for sorting and searching, computed when a row is imported.
 
-Pure (no database): the parser processes call `search_fields` for every row, beside COPY. The
-texts are stored in the movie's data and indexed by migrations 0004 and 0007. The searchable
-words are written in tsvector's input form, unquoted and unsorted (`bong ma bong`: PostgreSQL
-sorts them and drops repeats as it casts them), so the index casts them instead of running
-PostgreSQL's text parser (`to_tsvector` over a million overviews took 16 s of a 40 s index
-build), and `unaccent()`, which cannot be indexed, is never needed.
+Pure (no database): the parser processes call `search_texts` for every row, beside COPY. The
+texts are stored in columns of their own beside the movie's data (migration 0010) and indexed. The
+searchable words are written in tsvector's input form, unquoted and unsorted (`bong ma bong`:
+PostgreSQL sorts them and drops repeats as it reads them), so no text parser runs at import or at
+index time (`to_tsvector` over a million overviews took 16 s of a 40 s index build), and
+`unaccent()`, which cannot be indexed, is never needed.
 """
 
 import re
@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-# Keys added to a movie's data; the API never shows them (see reads.movie_json_sql).
+# The columns the texts are stored in (before migration 0010: keys of the movie's data).
 SORT_TITLE = "sort_title"
 TITLE_WORDS = "title_words"  # the words of both titles: a subset of SEARCH_WORDS (relevance.py relies on it)
 SEARCH_WORDS = "search_words"
@@ -87,7 +87,7 @@ def search_texts(data: dict[str, Any]) -> SearchTexts:
 
 
 def search_fields(data: dict[str, Any]) -> dict[str, str]:
-    """The texts by name, as stored in the movie's data."""
+    """The texts by name: as migrations 0004 and 0007 stored them in the movie's data."""
     return dict(zip(DERIVED_KEYS, search_texts(data), strict=True))
 
 
