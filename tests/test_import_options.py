@@ -42,12 +42,16 @@ async def test_replace_reports_what_changed(client):
 
 async def test_merge_inserts_and_updates_and_keeps_the_rest(client):
     await upload(client, "mrg", catalog_csv([movie(1), movie(2), movie(3)]))
-    response = await upload(client, "mrg", catalog_csv([movie(3, Year="1999"), movie(2), movie(9)]), mode="merge")
+    renamed = movie(3, Year="1999", Movie_Name="Đêm Trắng")
+    response = await upload(client, "mrg", catalog_csv([renamed, movie(2), movie(9)]), mode="merge")
     assert response.status_code == 200
     assert counts(response.json()) == (3, 1, 1, 0, 1, 0, 4)
     movies = await catalog(client, "mrg")
     assert sorted(movies) == ["1", "2", "3", "9"]
     assert movies["3"]["year"] == 1999
+    # The rewritten movie's search texts were rewritten with it.
+    found = await client.get("/movies", params={"tenant": "mrg", "q": "dem trang"})
+    assert [found_movie["tmdb_id"] for found_movie in found.json()] == ["3"]
 
 
 async def test_merge_into_a_new_tenant_creates_it(client):

@@ -17,8 +17,13 @@ from moviemanager.migrations import (
     include_name,
     upgrade_to_head,
 )
+from moviemanager.movies.ordering import SEARCH_VECTOR_SQL, TITLE_SQL, TITLE_WORDS_SQL
+from moviemanager.movies.reads import Listing, page_statement
+from moviemanager.movies.repository import MovieFilters
+from moviemanager.movies.search import DERIVED_KEYS, search_texts, tsquery_text
 
 from .conftest import create_scratch_database, drop_database
+from .test_search_texts import lexemes
 
 
 async def test_upgrade_downgrade_upgrade(server_url, settings):
@@ -132,18 +137,26 @@ async def test_0004_gives_movies_stored_before_it_their_search_texts(server_url,
                 text("INSERT INTO movies (tenant, tmdb_id, checksum, data) VALUES ('old', 7, 1, CAST(:data AS jsonb))"),
                 {"data": '{"movie_name": "Hài Hước", "original_title": "Funny", "overview": "Đêm trắng."}'},
             )
-        await upgrade_to_head(url)
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0009")  # 0010 moves the texts
         async with engine.connect() as conn:
-            data, checksum = (await conn.execute(text("SELECT data, checksum FROM movies"))).one()
+            data, checksum, title_words = (
+                await conn.execute(text("SELECT data, checksum, (data ->> 'title_words')::tsvector::text FROM movies"))
+            ).one()
             found = await conn.scalar(
                 text("SELECT count(*) FROM movies WHERE (data ->> 'search_words')::tsvector @@ 'dem & hai:*'::tsquery")
             )
-        assert data["sort_title"] == "hai huoc" and data["title_words"] == "'funny' 'hai' 'huoc'"
+        assert data["sort_title"] == "hai huoc" and title_words == "'funny' 'hai' 'huoc'"
         assert "search_title" not in data
         assert checksum is None and found == 1
     finally:
         await engine.dispose()
         await drop_database(url)
+
+
+# The stored words (0004-0009: keys of the data) as tsvector prints them: sorted, quoted.
+AS_LEXEMES = "(data ->> 'title_words')::tsvector::text, (data ->> 'search_words')::tsvector::text"
+# The same from 0010's columns.
+WORDS = "title_words::text, search_words::text"
 
 
 async def test_0007_gives_stored_movies_title_words_and_takes_them_back(server_url, settings):
@@ -159,16 +172,83 @@ async def test_0007_gives_stored_movies_title_words_and_takes_them_back(server_u
                 text("INSERT INTO movies (tenant, tmdb_id, checksum, data) VALUES ('old', 7, 1, CAST(:data AS jsonb))"),
                 {"data": orjson.dumps({**stored, "search_title": "hai huoc funny", "search_words": "'x'"}).decode()},
             )
-        await upgrade_to_head(url)
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0009")
         async with engine.connect() as conn:
-            data, checksum = (await conn.execute(text("SELECT data, checksum FROM movies"))).one()
-        assert data["title_words"] == "'funny' 'hai' 'huoc'" and "search_title" not in data and checksum is None
-        assert data["search_words"] == "'dem' 'funny' 'hai' 'huoc' 'trang'"
+            data, checksum, title_words, search_words = (
+                await conn.execute(text(f"SELECT data, checksum, {AS_LEXEMES} FROM movies"))
+            ).one()
+        assert title_words == "'funny' 'hai' 'huoc'" and "search_title" not in data and checksum is None
+        assert search_words == "'dem' 'funny' 'hai' 'huoc' 'trang'"
 
         await asyncio.to_thread(command.downgrade, alembic_config(url), "0006")
         async with engine.connect() as conn:
             data = await conn.scalar(text("SELECT data FROM movies"))
         assert data["search_title"] == "hai huoc funny" and "title_words" not in data
+    finally:
+        await engine.dispose()
+        await drop_database(url)
+
+
+async def test_0010_moves_the_search_texts_into_columns_and_answers_as_before(server_url, settings):
+    url = await create_scratch_database(server_url)
+    engine = create_engine(url, settings)
+    titles = [("Bóng Ma", "Ghost", "Một bóng ma."), ("Ma Trận", "The Matrix", "Neo."), ("Đêm Trắng", None, "Bóng ma.")]
+    titles += [("Bông Hồng", "Rose", None), ("bong ma \\ 2", "Ghost 2", "Ma.")]
+    movies = {}
+    for tmdb_id, (name, original, overview) in enumerate(titles, start=1):
+        data = {"movie_name": name, "original_title": original, "overview": overview, "genres": [], "genre_keys": []}
+        sort_title, title_words, search_words = search_texts(data)
+        movies[tmdb_id] = {**data, "sort_title": sort_title, "title_words": lexemes(title_words)}
+        movies[tmdb_id]["search_words"] = lexemes(search_words)  # as 0009's importer stored them
+    listings = [
+        (Listing(filters=MovieFilters(), sort="title", limit=2), ()),
+        (Listing(filters=MovieFilters(), sort="-title", limit=10), ()),
+        (Listing(filters=MovieFilters(), sort="title", limit=2), ("bong ma", 1)),  # a cursor's page
+        (Listing(filters=MovieFilters(search=tsquery_text(["ma"])), limit=10), ()),  # by relevance
+        (Listing(filters=MovieFilters(search=tsquery_text(["bong", "m"])), limit=10), ()),
+        (Listing(filters=MovieFilters(search=tsquery_text(["ghost"])), sort="tmdb_id", limit=10), ()),
+    ]
+
+    async def pages(*, stored_in_data: bool) -> list[list[tuple]]:
+        answers = []
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            for listing, after in listings:
+                sql, values = page_statement("old", listing, listing.order(), after, None)
+                if stored_in_data:  # the same statement on the keys, as 0009's code read them
+                    sql = sql.replace(TITLE_SQL, """(movies.data ->> 'sort_title') COLLATE "C\"""")
+                    for words in (SEARCH_VECTOR_SQL, TITLE_WORDS_SQL):
+                        sql = sql.replace(words, f"((movies.data ->> '{words.split('.')[1]}')::tsvector)")
+                rows = await raw.fetch(sql, *values)
+                answers.append([(row["tmdb_id"], row["sort_key"], row["body"]) for row in rows])
+        return answers
+
+    try:
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0009")
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO tenants (name) VALUES ('old')"))
+            await conn.execute(text("CREATE TABLE movies__old__m0 PARTITION OF movies FOR VALUES IN ('old')"))
+            for tmdb_id, data in movies.items():
+                await conn.execute(
+                    text("INSERT INTO movies (tenant, tmdb_id, checksum, data) VALUES ('old', :id, 1, :data)"),
+                    {"id": tmdb_id, "data": orjson.dumps(data).decode()},
+                )
+        before = await pages(stored_in_data=True)
+        assert [row[0] for row in before[0]] == [4, 1, 5] and len(before[3]) == 4, before
+
+        await upgrade_to_head(url)
+        assert await pages(stored_in_data=False) == before
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(f"SELECT tmdb_id, data, checksum, sort_title, {WORDS} FROM movies"))).all()
+        for tmdb_id, data, checksum, *texts in rows:
+            assert data == {key: value for key, value in movies[tmdb_id].items() if key not in DERIVED_KEYS}
+            assert texts == [movies[tmdb_id][key] for key in DERIVED_KEYS] and checksum is None
+
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0009")
+        assert await pages(stored_in_data=True) == before
+        async with engine.connect() as conn:
+            stored = dict((await conn.execute(text("SELECT tmdb_id, data FROM movies"))).all())
+        assert stored == movies
     finally:
         await engine.dispose()
         await drop_database(url)

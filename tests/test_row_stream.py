@@ -17,6 +17,7 @@ from moviemanager.movies.encodings import decode_lines
 from moviemanager.movies.file_ranges import WHOLE_FILE, ByteRange, RangeReader, can_be_cut, halves, record_boundary
 from moviemanager.movies.importer import ImportOptions, _drop_repeated_ids, import_catalog
 from moviemanager.movies.parse_workers import Tally
+from moviemanager.movies.search import search_texts
 from moviemanager.uow import UnitOfWork
 
 from .factories import HEADER, movie
@@ -65,7 +66,10 @@ async def load(sessions, tenant: str, source, **options):
 async def stored(sessions, tenant: str) -> list[tuple]:
     async with UnitOfWork(sessions).for_tenant(tenant) as uow:
         result = await uow.session.execute(
-            text("SELECT tmdb_id, checksum, data FROM movies WHERE tenant = :tenant ORDER BY tmdb_id"),
+            text(
+                "SELECT tmdb_id, checksum, data, sort_title, search_words::text FROM movies"
+                " WHERE tenant = :tenant ORDER BY tmdb_id"
+            ),
             {"tenant": tenant},
         )
         return [tuple(row) for row in result]
@@ -112,7 +116,7 @@ async def test_a_repeated_id_keeps_its_first_line_and_reports_the_later(sessions
         (starts[-3], f"TMDB ID 230 already appears on line {starts[229]}"),
         (starts[-1], f"TMDB ID 5 already appears on line {starts[4]}"),
     ]
-    names = {tmdb_id: data["movie_name"] for tmdb_id, _, data in await stored(sessions, "dups")}
+    names = {tmdb_id: data["movie_name"] for tmdb_id, _, data, *_ in await stored(sessions, "dups")}
     assert (names[5], names[230]) == ("Phim Số 5", "Phim Số 230")
 
 
@@ -121,7 +125,9 @@ async def test_the_first_line_wins_whatever_order_copy_received_the_rows(uow):
     copied = [(7, "line 90"), (8, "line 20"), (7, "line 3"), (7, "line 50")]
 
     async def chunks():
-        yield b"".join(copy_line(b"order", tmdb_id, {"movie_name": name}) for tmdb_id, name in copied)
+        for tmdb_id, name in copied:
+            data = {"movie_name": name}
+            yield copy_line(b"order", tmdb_id, data, search_texts(data))
 
     async with uow.for_tenant("order"):
         bulk = uow.bulk_movies("order")

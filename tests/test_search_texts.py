@@ -1,8 +1,17 @@
-"""The derived search texts and the type-ahead range, without a database (movies/search.py)."""
+"""The derived search texts and the type-ahead range (movies/search.py); one test reads them with PostgreSQL."""
 
 import pytest
+from sqlalchemy import text
 
-from moviemanager.movies.search import prefix_end, query_words, search_fields, title_prefix, tsquery_text
+from moviemanager.movies.search import (
+    DERIVED_KEYS,
+    prefix_end,
+    query_words,
+    search_fields,
+    search_texts,
+    title_prefix,
+    tsquery_text,
+)
 
 ROWS = [
     {"movie_name": "Người Gác Đèn: Sông Hương", "original_title": "The Keeper's Light", "overview": "Ông Tư, 70."},
@@ -11,22 +20,28 @@ ROWS = [
 ]
 
 
+def lexemes(words: str) -> str:
+    """tsvector input as PostgreSQL prints it back: each word once, sorted, quoted."""
+    return " ".join(f"'{word}'" for word in sorted(set(words.split())))
+
+
 @pytest.mark.parametrize("row", ROWS)
 def test_title_words_are_search_words(row):
     """Relevance's title tier trusts this: a movie whose title words match is a match."""
-    fields = search_fields(row)
-    assert set(fields["title_words"].split()) <= set(fields["search_words"].split())
-    assert fields["title_words"] and "search_title" not in fields
+    _, title_words, search_words = search_texts(row)
+    assert set(title_words.split()) <= set(search_words.split())
+    assert title_words.strip()
 
 
 def test_title_words_hold_both_titles_and_no_overview():
-    fields = search_fields(ROWS[0])
-    assert fields["title_words"] == "'den' 'gac' 'huong' 'keeper' 'light' 'nguoi' 's' 'song' 'the'"
-    assert "'ong'" in fields["search_words"] and "'ong'" not in fields["title_words"]
+    _, title_words, search_words = search_texts(ROWS[0])
+    assert lexemes(title_words) == "'den' 'gac' 'huong' 'keeper' 'light' 'nguoi' 's' 'song' 'the'"
+    assert "ong" in search_words.split() and "ong" not in title_words.split()
 
 
 # What the parser stored before its caches changed, for Unicode that folds in surprising ways:
-# the stored texts (and so search results) must not change with the code that computes them.
+# the stored texts (and so search results) must not change with the code that computes them. The
+# words as tsvector prints them (before migration 0010 they were stored so).
 FOLDED = [
     (
         {
@@ -60,9 +75,16 @@ FOLDED = [
 
 
 @pytest.mark.parametrize(("row", "expected"), FOLDED)
-def test_search_fields_fold_as_stored(row, expected):
-    assert search_fields(row) == expected
-    assert search_fields(dict(row)) == expected  # the second time from the caches
+def test_search_texts_fold_as_stored(row, expected):
+    for texts in (search_texts(row), search_texts(dict(row))):  # the second time from the caches
+        sort_title, title_words, search_words = texts
+        assert (sort_title, lexemes(title_words), lexemes(search_words)) == tuple(expected.values())
+
+
+def test_search_fields_name_the_texts():
+    """As migrations 0004 and 0007 stored them in the data."""
+    assert search_fields(ROWS[1]) == dict(zip(DERIVED_KEYS, search_texts(ROWS[1]), strict=True))
+    assert search_fields(ROWS[1])["sort_title"] == "dat rung"
 
 
 def test_title_prefix_is_the_typed_words():
@@ -79,3 +101,12 @@ def test_prefix_end_bounds_every_text_that_starts_with_the_prefix(prefix, end):
     if end is not None:
         for text in (prefix, prefix + " z", prefix + "\U0010ffff"):
             assert prefix <= text < end
+
+
+async def test_postgresql_reads_the_unquoted_words_as_the_quoted_ones(connection):
+    """The words need no quoting (search._WORD): the cast gives the lexemes the stored form gave."""
+    for row, expected in FOLDED:
+        _, title_words, search_words = search_texts(row)
+        for words, stored in ((title_words, expected["title_words"]), (search_words, expected["search_words"])):
+            cast = text("SELECT CAST(CAST(:words AS tsvector) AS text)")
+            assert await connection.scalar(cast, {"words": words}) == stored

@@ -24,7 +24,7 @@ from sqlalchemy import (
     literal_column,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
@@ -71,22 +71,27 @@ class Movie(Base):
             postgresql_using="gin",
             postgresql_ops={"genre_keys": "jsonb_path_ops"},
         ),
-        # Sort keys (never NULL) and the search words: migrations 0004, 0006 and 0007 say why these.
+        # Sort keys (never NULL) and the search words: migrations 0004, 0006, 0007 and 0010 say why these.
         Index("ix_movies_year", text(f"({YEAR_KEY})"), "tmdb_id"),
         Index("ix_movies_rating", text(f"({RATING_KEY})"), "tmdb_id"),
         Index("ix_movies_year_rating", text(f"({YEAR_KEY})"), text(f"({RATING_KEY})"), "tmdb_id"),
-        # COLLATE "C" in the migration; Alembic's reflection drops an expression's collation.
-        Index("ix_movies_title", text("(data ->> 'sort_title')"), "tmdb_id"),
-        Index("ix_movies_search", text("((data ->> 'search_words')::tsvector)"), postgresql_using="gin"),
-        Index("ix_movies_title_words", text("((data ->> 'title_words')::tsvector)"), postgresql_using="gin"),
+        # COLLATE "C" in the migration; Alembic's reflection drops an index column's collation.
+        Index("ix_movies_title", "sort_title", "tmdb_id"),
+        Index("ix_movies_search", "search_words", postgresql_using="gin"),
+        Index("ix_movies_title_words", "title_words", postgresql_using="gin"),
         {"postgresql_partition_by": "LIST (tenant)"},
     )
 
     tenant: Mapped[str] = mapped_column(Text, primary_key=True)
     tmdb_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    # A hash of the stored document, written by the importer to tell changed movies from unchanged ones.
+    # A hash of the stored document and search texts, written by the importer to tell changed movies
+    # from unchanged ones.
     checksum: Mapped[int | None] = mapped_column(BigInteger)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The search texts (movies/search.py), written by the importer beside the document (migration 0010).
+    sort_title: Mapped[str | None] = mapped_column(Text)
+    title_words: Mapped[str | None] = mapped_column(TSVECTOR)
+    search_words: Mapped[str | None] = mapped_column(TSVECTOR)
 
     categories: Mapped[list["Category"]] = relationship(
         secondary=lambda: movie_categories,

@@ -331,11 +331,13 @@ class BulkMovies:
 
     async def upsert(self, staging: str, partition: str) -> None:
         """Insert new ids and rewrite changed ones; unchanged rows are not touched (no dead tuples)."""
+        columns = ", ".join(COPY_COLUMNS)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in COPY_COLUMNS if name not in ("tenant", "tmdb_id"))
         await self._run(
             f"""
-            INSERT INTO {_quoted(partition)} AS movie (tenant, tmdb_id, checksum, data)
-            SELECT tenant, tmdb_id, checksum, data FROM {_quoted(staging)}
-            ON CONFLICT (tenant, tmdb_id) DO UPDATE SET checksum = excluded.checksum, data = excluded.data
+            INSERT INTO {_quoted(partition)} AS movie ({columns})
+            SELECT {columns} FROM {_quoted(staging)}
+            ON CONFLICT (tenant, tmdb_id) DO UPDATE SET {updates}
             WHERE movie.checksum IS DISTINCT FROM excluded.checksum
             """
         )

@@ -16,7 +16,7 @@ from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem,
 from .encodings import decode_lines
 from .formulas import unescape_formula
 from .genres import genre_keys, split_genres
-from .search import search_fields
+from .search import SearchTexts, search_texts
 
 # CSV header → key in the stored movie data (and the API field of the same name).
 COLUMNS = {
@@ -56,6 +56,7 @@ class MovieRow:
     line: int
     tmdb_id: int
     data: dict[str, Any]
+    texts: SearchTexts  # stored beside the data, for sorting and searching (see search.py)
 
 
 class _CellError(ValueError):
@@ -237,9 +238,8 @@ class _RowValidator:
         if problems and any(not isinstance(problem, CsvWarning) for problem in problems):
             return problems
         data["extra"] = {column: values[i] or None for i, column in self.extra}
-        data.update(search_fields(data))
         tmdb_id = data.pop("tmdb_id")
-        return [*problems, MovieRow(line, tmdb_id, data)]
+        return [*problems, MovieRow(line, tmdb_id, data, search_texts(data))]
 
 
 def _control_characters(values: list[str]) -> Iterator[tuple[int, str]]:

@@ -1,6 +1,6 @@
 """The orders a listing can take, and the expressions behind them.
 
-Every expression is written exactly as an index of migrations 0004-0007 defines it (keys inline: a
+Every expression is written exactly as an index of migrations 0004-0010 defines it (keys inline: a
 bound key would not match the index). Sort keys are never NULL, so a page ends at a row whose
 (key, tmdb_id) is the cursor, and the next page is `(key, tmdb_id) > cursor` (or `<`), one row
 comparison the btree answers as an index condition.
@@ -19,11 +19,11 @@ GENRE_KEYS_SQL = "movies.data -> 'genre_keys'"
 # takes a COALESCE for leaky and keeps it out of index conditions (migration 0006).
 YEAR_SQL = "CASE WHEN (movies.data ->> 'year') IS NULL THEN 0 ELSE (movies.data ->> 'year')::integer END"
 RATING_SQL = "CASE WHEN (movies.data ->> 'rating') IS NULL THEN -1 ELSE (movies.data ->> 'rating')::numeric END"
-TITLE_SQL = "(movies.data ->> 'sort_title') COLLATE \"C\""
+TITLE_SQL = 'movies.sort_title COLLATE "C"'
 RUNTIME_SQL = "(movies.data ->> 'runtime_minutes')::integer"
-# The stored words (see search.py), cast: no text parser runs, at import or at query time.
-SEARCH_VECTOR_SQL = "((movies.data ->> 'search_words')::tsvector)"
-TITLE_WORDS_SQL = "((movies.data ->> 'title_words')::tsvector)"
+# The stored words (see search.py): tsvector columns, filled by COPY, no text parser runs.
+SEARCH_VECTOR_SQL = "movies.search_words"
+TITLE_WORDS_SQL = "movies.title_words"
 
 # For statements built with SQLAlchemy (facets).
 YEAR = literal_column(YEAR_SQL, type_=Integer)

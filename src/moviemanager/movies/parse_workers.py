@@ -235,7 +235,7 @@ def _produce(
                 for key, name in zip(keys, item.data.get("genres", ()), strict=True):
                     if type(key) is str:
                         tally.unknown_genre(key, name, item.line)
-            line = copy_line(tenant_bytes, item.tmdb_id, item.data)
+            line = copy_line(tenant_bytes, item.tmdb_id, item.data, item.texts)
             buffer.append(line)
             size += len(line)
             tally.lines.append(item.line)

@@ -15,7 +15,7 @@ so a tier is read only when the tiers before it cannot fill the page. Tiers 1 an
 every match of their tier (a bitmap over the GIN): a page past the type-ahead matches costs as many
 heap reads as the tier has matches.
 
-Tier 1 does not test the search GIN's words: a title's words are among them (search.search_fields).
+Tier 1 does not test the search GIN's words: a title's words are among them (search.search_texts).
 """
 
 from .ordering import SEARCH_VECTOR_SQL, TITLE_SQL, TITLE_WORDS_SQL, Bind, tsquery_sql

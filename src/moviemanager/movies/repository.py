@@ -161,8 +161,9 @@ class MovieRepository:
     async def _own_partition(self) -> NamedFromClause:
         """The tenant's partition, for long reads: a query on `movies` itself would hold a lock
         that every tenant's reload must wait for (see bulk.py). Named `movies` in the query, so
-        the filters' expressions apply; a tenant without movies gets an empty stand-in."""
+        the filters' expressions apply; a tenant without movies gets an empty stand-in (with the
+        columns the filters read)."""
         name = await BulkMovies(self.session, self.tenant).current_partition()
         if name is None:
-            return select(Movie.tmdb_id, Movie.data).where(false()).subquery("movies")
+            return select(Movie.tmdb_id, Movie.data, Movie.search_words).where(false()).subquery("movies")
         return table(name, column("tmdb_id", BigInteger), column("data", JSONB)).alias("movies")

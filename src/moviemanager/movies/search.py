@@ -1,10 +1,11 @@
 """Accent- and case-insensitive texts for sorting and searching, computed when a row is imported.
 
-Pure (no database): the parser processes call `search_fields` for every row, beside COPY. The
-texts are stored in the movie's data and indexed by migrations 0004 and 0007. The searchable
-words are stored in tsvector's input format ('bong' 'ma' …), so the index casts them instead of
-running PostgreSQL's text parser (`to_tsvector` over a million overviews took 16 s of a 40 s
-index build), and `unaccent()`, which cannot be indexed, is never needed.
+Pure (no database): the parser processes call `search_texts` for every row, beside COPY. The
+texts are stored in columns of their own beside the movie's data (migration 0010) and indexed. The
+searchable words are written in tsvector's input form, unquoted and unsorted (`bong ma bong`:
+PostgreSQL sorts them and drops repeats as it reads them), so no text parser runs at import or at
+index time (`to_tsvector` over a million overviews took 16 s of a 40 s index build), and
+`unaccent()`, which cannot be indexed, is never needed.
 """
 
 import re
@@ -12,17 +13,21 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-# Keys added to a movie's data; the API never shows them (see reads.movie_json_sql).
+# The columns the texts are stored in (before migration 0010: keys of the movie's data).
 SORT_TITLE = "sort_title"
 TITLE_WORDS = "title_words"  # the words of both titles: a subset of SEARCH_WORDS (relevance.py relies on it)
 SEARCH_WORDS = "search_words"
 DERIVED_KEYS = (SORT_TITLE, TITLE_WORDS, SEARCH_WORDS)
+# (sort title, title words, search words), in DERIVED_KEYS' order.
+SearchTexts = tuple[str, str, str]
 
 MAX_QUERY_WORDS = 8
 # A one-letter prefix matches a good part of the vocabulary: the index would merge most of its lists.
 MIN_PREFIX_CHARS = 2
 MAX_WORD_CHARS = 100  # a tsvector lexeme holds at most 2 KB; longer "words" are not words
-_WORD = re.compile(r"[^\W_]+")  # letters and digits: nothing in a word is tsvector syntax
+# Letters and digits: nothing in a word is tsvector syntax (no space, quote, backslash or colon),
+# so the words need no quoting.
+_WORD = re.compile(r"[^\W_]+")
 
 
 def fold(text: str) -> str:
@@ -51,32 +56,39 @@ class _Memo(dict):
         return value
 
 
-def _piece_lexemes(piece: str) -> tuple[str, ...]:
-    """Text between spaces, as written ('"Huế,') → its folded words as tsvector lexemes ("'hue'",)."""
-    return tuple(f"'{word}'" for word in _WORD.findall(fold(piece)) if len(word) <= MAX_WORD_CHARS)
+def _piece_words(piece: str) -> str:
+    """Text between spaces, as written ('"Huế,') → its folded words, space-separated ('hue'; '' if none)."""
+    return " ".join(word for word in _WORD.findall(fold(piece)) if len(word) <= MAX_WORD_CHARS)
 
 
 # Per distinct piece and title: text repeats its words, and a catalog its titles.
-_lexemes = _Memo(_piece_lexemes, 1 << 17).__getitem__
+_words = _Memo(_piece_words, 1 << 17).__getitem__
 
 
-def _title_lexemes(title: str) -> tuple[str, frozenset[str]]:
-    """A title → its folded text and the lexemes of that text's pieces."""
+def _folded_title(title: str) -> tuple[str, str]:
+    """A title → its folded text and that text's words."""
     folded = fold(title)
-    return folded, frozenset().union(*map(_lexemes, folded.split()))
+    return folded, " ".join(map(_words, folded.split()))
 
 
-_title = _Memo(_title_lexemes, 1 << 16).__getitem__
+_title = _Memo(_folded_title, 1 << 16).__getitem__
+
+
+def search_texts(data: dict[str, Any]) -> SearchTexts:
+    """The derived texts of one movie: its sort title, the words of its titles, and all its words.
+
+    The words as tsvector input, repeats and stray spaces included (the cast drops them)."""
+    title, title_words = _title(data.get("movie_name") or "")
+    _, original_words = _title(data.get("original_title") or "")
+    in_titles = f"{title_words} {original_words}"
+    # Split on spaces only (fast); each piece, punctuation and all, is folded and split once.
+    overview_words = " ".join(map(_words, (data.get("overview") or "").split()))
+    return title, in_titles, f"{in_titles} {overview_words}"
 
 
 def search_fields(data: dict[str, Any]) -> dict[str, str]:
-    """The derived texts of one movie: its sort title, the words of its titles, and all its words."""
-    title, title_lexemes = _title(data.get("movie_name") or "")
-    original, original_lexemes = _title(data.get("original_title") or "")
-    in_titles = title_lexemes | original_lexemes
-    # Split on spaces only (fast); each piece, punctuation and all, is folded and split once.
-    lexemes = in_titles.union(*map(_lexemes, (data.get("overview") or "").split()))
-    return {SORT_TITLE: title, TITLE_WORDS: " ".join(sorted(in_titles)), SEARCH_WORDS: " ".join(sorted(lexemes))}
+    """The texts by name: as migrations 0004 and 0007 stored them in the movie's data."""
+    return dict(zip(DERIVED_KEYS, search_texts(data), strict=True))
 
 
 def query_words(q: str) -> list[str]:
