@@ -266,7 +266,7 @@ def _ordered_page_sql(where: list[str], order: Order, listing: Listing, after: t
 @functools.cache
 def movie_json_sql(language: str) -> str:
     """A movie of the lateral `page` (and its `linked` categories) as MovieRead shows it: keys in
-    the model's order; the importer's search keys left out. `language`: the placeholder of 'vi',
+    the model's order; `genre_keys` (the importer's) left out. `language`: the placeholder of 'vi',
     'en' or NULL (the genres as written)."""
     fields = ", ".join(f"'{name}', {_field_sql(name, language)}" for name in SHOWN)
     # As text: the JSON goes out as PostgreSQL wrote it, whatever codecs the connection has.
