@@ -11,7 +11,8 @@ Validating the request again is not needed: an entry exists only because a reque
 key (tenant, language, path, every parameter) was valid and answered, and the answer cannot have
 changed since (same data version). Anything else goes to the routes, which answer it as before:
 another path or method, no tenant, a tenant named differently by header and parameter, a version
-or an entry not in memory.
+or an entry not in memory. Reads need no token (README, Security): should they ever need one, it
+must be checked here first.
 """
 
 from starlette.datastructures import QueryParams
