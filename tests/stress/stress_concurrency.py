@@ -3,7 +3,10 @@ ones) while 20 readers poll the tenant's count and a checksum every 10 ms.
 
 Passes when every observation is the state before the run or after some successful reload, the
 final state is the last successful reload's, no answer is a 5xx, the log shows no deadlock, and
-another tenant's checksum never changes.
+another tenant's checksum never changes. Each reloader also reads right after each of its
+successful reloads, sending the ETag it read just before: that read must never be a 304, nor show
+a catalog older than its own (only its own or one another reloader committed meanwhile), although
+pages are kept in memory and answered from there (movies/from_memory.py).
 
     uv run python tests/stress/stress_concurrency.py [--reloads 50] [--readers 20]
 """
@@ -101,12 +104,21 @@ async def run(service: Service, sizes: dict[int, int], failing: set[int], reader
         for index in sizes:
             queue.put_nowait(index)
 
+        # (when the reload started, its file, the read after it: status and fingerprint)
+        own_reads: list[tuple[float, int, int, tuple | None]] = []
+
         async def reloader() -> None:
             while not queue.empty():
                 index = queue.get_nowait()
+                before = await client.get("/movies", params={"tenant": TENANT, **page})
                 started = time.monotonic()
                 response = await reload(catalog(index, sizes[index], index in failing))
                 outcomes.append((time.monotonic(), index, response.status_code, time.monotonic() - started))
+                if response.status_code == 200:
+                    conditional = {"If-None-Match": before.headers["etag"]}
+                    after = await client.get("/movies", params={"tenant": TENANT, **page}, headers=conditional)
+                    seen = fingerprint(after) if after.status_code == 200 else None
+                    own_reads.append((started, index, after.status_code, seen))
 
         pollers = [asyncio.create_task(poll(n)) for n in range(readers)]
         started = time.monotonic()
@@ -122,6 +134,15 @@ async def run(service: Service, sizes: dict[int, int], failing: set[int], reader
     expected = {0: initial[0], **{i: sizes[i] for i in loaded}}
     torn = [fp for _, fp in observations if fp[1] not in expected or expected[fp[1]] != fp[0]]
     from_failed = [fp for _, fp in observations if fp[1] in failing]
+    # After its own reload a reader may see that catalog or a later one (a reload that ended after
+    # its own began), never an earlier one, and never a 304 for the ETag it had before.
+    stale = [
+        (index, status, seen)
+        for started, index, status, seen in own_reads
+        if status != 200
+        or seen is None
+        or (seen[1] != index and not any(f == seen[1] and s == 200 and end > started for end, f, s, _ in outcomes))
+    ]
     last_success = max((o for o in outcomes if o[2] == 200), default=None)
     final_ok = final[1] == (last_success[1] if last_success else 0)
     durations = [seconds for *_, seconds in outcomes]
@@ -134,6 +155,7 @@ async def run(service: Service, sizes: dict[int, int], failing: set[int], reader
     )
     print(f"observations not matching a committed state: {len(torn)} {torn[:3]}")
     print(f"observations of a failed file's rows: {len(from_failed)}")
+    print(f"reads right after an own reload: {len(own_reads)}, stale or 304: {len(stale)} {stale[:3]}")
     print(
         f"final state from file {final[1]} with {final[0]} movies; last successful reload: file "
         f"{last_success[1] if last_success else 0}: {'OK' if final_ok else 'MISMATCH'}"
@@ -143,7 +165,15 @@ async def run(service: Service, sizes: dict[int, int], failing: set[int], reader
         f"{OTHER!r} changed in {other_changes} observations"
     )
     bad_statuses = set(statuses) - {200, 409, 422}
-    return not torn and not from_failed and final_ok and not statuses_5xx and not other_changes and not bad_statuses
+    return (
+        not torn
+        and not from_failed
+        and not stale
+        and final_ok
+        and not statuses_5xx
+        and not other_changes
+        and not bad_statuses
+    )
 
 
 if __name__ == "__main__":
