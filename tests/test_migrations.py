@@ -1,13 +1,17 @@
 """Migrations go up, down and up again, and match the ORM models."""
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import orjson
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import URL, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from moviemanager.config import Settings
 from moviemanager.db import Base, create_engine
 from moviemanager.migrations import (
     alembic_config,
@@ -26,10 +30,20 @@ from .conftest import create_scratch_database, drop_database
 from .test_search_texts import lexemes
 
 
-async def test_upgrade_downgrade_upgrade(server_url, settings):
+@contextlib.asynccontextmanager
+async def scratch_database(server_url: URL, settings: Settings) -> AsyncIterator[tuple[URL, AsyncEngine]]:
+    """An empty database of the test's own and an engine on it, both gone on exit."""
     url = await create_scratch_database(server_url)
     engine = create_engine(url, settings)
     try:
+        yield url, engine
+    finally:
+        await engine.dispose()
+        await drop_database(url)
+
+
+async def test_upgrade_downgrade_upgrade(server_url, settings):
+    async with scratch_database(server_url, settings) as (url, engine):
         await upgrade_to_head(url)
         assert await current_revision(engine) == head_revision()
         async with engine.connect() as conn:
@@ -44,9 +58,6 @@ async def test_upgrade_downgrade_upgrade(server_url, settings):
 
         await upgrade_to_head(url)
         assert await current_revision(engine) == head_revision()
-    finally:
-        await engine.dispose()
-        await drop_database(url)
 
 
 async def test_models_match_the_migrations(connection):
@@ -63,9 +74,7 @@ async def test_new_categories_get_ids_after_the_seeded_ones(connection):
 
 
 async def test_upgrade_keeps_the_movies_of_a_first_version_database(server_url, settings):
-    url = await create_scratch_database(server_url)
-    engine = create_engine(url, settings)
-    try:
+    async with scratch_database(server_url, settings) as (url, engine):
         await asyncio.to_thread(command.upgrade, alembic_config(url), "0001")
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO tenants (name) VALUES ('movies'), ('tv_serials')"))
@@ -84,15 +93,10 @@ async def test_upgrade_keeps_the_movies_of_a_first_version_database(server_url, 
                 text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'movies'::regclass")
             )
             assert partitions.one() == 2
-    finally:
-        await engine.dispose()
-        await drop_database(url)
 
 
 async def test_upgrade_links_and_counts_the_movies_already_loaded(server_url, settings):
-    url = await create_scratch_database(server_url)
-    engine = create_engine(url, settings)
-    try:
+    async with scratch_database(server_url, settings) as (url, engine):
         await asyncio.to_thread(command.upgrade, alembic_config(url), "0002")
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO tenants (name) VALUES ('old')"))
@@ -120,15 +124,10 @@ async def test_upgrade_links_and_counts_the_movies_already_loaded(server_url, se
             assert counts.all() == [(1, 0, 1), (3, 1, 1), (6, 0, 1), (18, 1, 1)]
 
         await downgrade_to_base(url)  # through 0003b's downgrade with data in place: no error
-    finally:
-        await engine.dispose()
-        await drop_database(url)
 
 
 async def test_0004_gives_movies_stored_before_it_their_search_texts(server_url, settings):
-    url = await create_scratch_database(server_url)
-    engine = create_engine(url, settings)
-    try:
+    async with scratch_database(server_url, settings) as (url, engine):
         await asyncio.to_thread(command.upgrade, alembic_config(url), "0002")
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO tenants (name) VALUES ('old')"))
@@ -148,9 +147,6 @@ async def test_0004_gives_movies_stored_before_it_their_search_texts(server_url,
         assert data["sort_title"] == "hai huoc" and title_words == "'funny' 'hai' 'huoc'"
         assert "search_title" not in data
         assert checksum is None and found == 1
-    finally:
-        await engine.dispose()
-        await drop_database(url)
 
 
 # The stored words (0004-0009: keys of the data) as tsvector prints them: sorted, quoted.
@@ -160,10 +156,8 @@ WORDS = "title_words::text, search_words::text"
 
 
 async def test_0007_gives_stored_movies_title_words_and_takes_them_back(server_url, settings):
-    url = await create_scratch_database(server_url)
-    engine = create_engine(url, settings)
     stored = {"movie_name": "Hài Hước", "original_title": "Funny", "overview": "Đêm trắng.", "sort_title": "hai huoc"}
-    try:
+    async with scratch_database(server_url, settings) as (url, engine):
         await asyncio.to_thread(command.upgrade, alembic_config(url), "0006")
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO tenants (name) VALUES ('old')"))
@@ -184,14 +178,9 @@ async def test_0007_gives_stored_movies_title_words_and_takes_them_back(server_u
         async with engine.connect() as conn:
             data = await conn.scalar(text("SELECT data FROM movies"))
         assert data["search_title"] == "hai huoc funny" and "title_words" not in data
-    finally:
-        await engine.dispose()
-        await drop_database(url)
 
 
 async def test_0010_moves_the_search_texts_into_columns_and_answers_as_before(server_url, settings):
-    url = await create_scratch_database(server_url)
-    engine = create_engine(url, settings)
     titles = [("Bóng Ma", "Ghost", "Một bóng ma."), ("Ma Trận", "The Matrix", "Neo."), ("Đêm Trắng", None, "Bóng ma.")]
     titles += [("Bông Hồng", "Rose", None), ("bong ma \\ 2", "Ghost 2", "Ma.")]
     movies = {}
@@ -223,7 +212,7 @@ async def test_0010_moves_the_search_texts_into_columns_and_answers_as_before(se
                 answers.append([(row["tmdb_id"], row["sort_key"], row["body"]) for row in rows])
         return answers
 
-    try:
+    async with scratch_database(server_url, settings) as (url, engine):
         await asyncio.to_thread(command.upgrade, alembic_config(url), "0009")
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO tenants (name) VALUES ('old')"))
@@ -249,6 +238,3 @@ async def test_0010_moves_the_search_texts_into_columns_and_answers_as_before(se
         async with engine.connect() as conn:
             stored = dict((await conn.execute(text("SELECT tmdb_id, data FROM movies"))).all())
         assert stored == movies
-    finally:
-        await engine.dispose()
-        await drop_database(url)
