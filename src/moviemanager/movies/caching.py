@@ -8,6 +8,8 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+from starlette.types import Scope
+
 # Caches may store a response but must revalidate it every time (cheap: a 304 reads no movie).
 CACHE_CONTROL = "private, no-cache"
 # The tenant may come from this header, the genres' language from the other; a shared cache must key on both.
@@ -46,3 +48,19 @@ def request_key(tenant: str, path: str, query: list[tuple[str, str]], language: 
     """Equal for requests that must get the same body; the parameters' order does not matter."""
     pairs = sorted((name, value) for name, value in query if name != "tenant")
     return f"{tenant}|{language}|{path}|{pairs!r}"
+
+
+def request_conditional(scope: Scope, query: list[tuple[str, str]], tenant: str, language: str | None) -> Conditional:
+    """A GET's Conditional, from its ASGI scope and its parameters as Starlette parses them. The
+    routes and the answers from memory (from_memory.py) both build it here: their keys must agree."""
+    # The scope's path, not the URL: building the URL would cost a 304 5 µs.
+    key = request_key(tenant, scope["path"], query, language)
+    return Conditional(key, first_header(scope, b"if-none-match"))
+
+
+def first_header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a header (lowercase `name`), as Starlette's Headers.get reads it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None

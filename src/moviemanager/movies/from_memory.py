@@ -19,7 +19,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .caching import Conditional, request_key
+from .caching import first_header, request_conditional
 from .genres import preferred_language
 from .reads import Caches
 from .responses import not_modified, page_response
@@ -55,8 +55,8 @@ def _answer(scope: Scope) -> Response | None:
     version = caches.versions.get(tenant)
     if version is None:
         return None
-    language = preferred_language(_header(scope, b"accept-language"))
-    conditional = Conditional(request_key(tenant, scope["path"], query, language), _header(scope, b"if-none-match"))
+    language = preferred_language(first_header(scope, b"accept-language"))
+    conditional = request_conditional(scope, query, tenant, language)
     etag = conditional.etag(version)
     page = caches.bodies.get(etag)
     if page is None:
@@ -69,7 +69,7 @@ def _answer(scope: Scope) -> Response | None:
 def _tenant(scope: Scope, query: list[tuple[str, str]]) -> str | None:
     """The tenant as the routes take it (params.request_tenant): the X-Tenant header, else the last
     `tenant` parameter; None when there is none, or when the two differ (the routes' 400)."""
-    header = _header(scope, b"x-tenant")
+    header = first_header(scope, b"x-tenant")
     parameter = None
     for name, value in query:
         if name == "tenant":
@@ -77,11 +77,3 @@ def _tenant(scope: Scope, query: list[tuple[str, str]]) -> str | None:
     if header is not None and parameter is not None and header != parameter:
         return None
     return header if header is not None else parameter
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    """The first value of a header, as Starlette's Headers.get reads it."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None

@@ -11,7 +11,7 @@ from ..deps import SettingsDep, TenantDep, UowDep, cursor_codec
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
 from ..uow import UnitOfWork
 from . import reads, service
-from .caching import Conditional, NotModified, request_key
+from .caching import Conditional, NotModified, request_conditional
 from .csv_import import tmdb_id_from_text
 from .export import export_catalog
 from .genres import Language
@@ -110,9 +110,7 @@ async def movie_facets(request: Request, uow: UowDep, tenant: TenantDep, filters
 
 
 def _conditional(request: Request, tenant: str, language: Language | None = None) -> Conditional:
-    # The scope's path, not request.url's: building the URL would cost a 304 5 µs.
-    key = request_key(tenant, request.scope["path"], request.query_params.multi_items(), language)
-    return Conditional(key, request.headers.get("if-none-match"))
+    return request_conditional(request.scope, request.query_params.multi_items(), tenant, language)
 
 
 def _json(body: Any, etag: str) -> Response:
