@@ -1,15 +1,18 @@
 """GET /categories?tenant=…: per-category counts, equal to what GET /movies?category=… lists."""
 
 import asyncio
+import io
 import time
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from moviemanager.categories.counts import LINKS_FROM_MOVIES
+from moviemanager.categories.counts import category_set_sql
 from moviemanager.categories.repository import CategoryRepository
 from moviemanager.config import PACKAGED_CSV_DIR
+from moviemanager.movies.ordering import GENRE_KEYS_SQL
+from moviemanager.movies.parse_workers import CategoryPlan, produce
 from moviemanager.movies.service import load_default_catalogs
 from moviemanager.uow import UnitOfWork
 
@@ -142,18 +145,13 @@ async def test_merge_and_dry_run_keep_links_and_counts_right(client, connection)
     assert documentary[0]["total_count"] == 1
 
 
-async def test_a_replace_swaps_the_links_with_the_movies(client, connection):
+async def test_a_replace_rewrites_the_counts(client, connection):
     await upload(client, "report", catalog(30))
     await upload(client, "report", catalog_csv([movie(i, Genre="Western") for i in range(1, 30)]))
     report = {node["id"]: node for _, node in flatten((await client.get("/categories?tenant=report")).json())}
     assert report[1]["total_count"] == 29 and report[31]["movie_count"] == 29
     assert sum(node["movie_count"] for node in report.values()) == 29
     await assert_stored_counts_are_live(connection, "report")
-    partitions = await connection.scalar(
-        text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'movie_categories'::regclass")
-    )
-    tenants = await connection.scalar(text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'movies'::regclass"))
-    assert partitions == tenants
 
 
 async def test_default_tenants_have_movies_under_every_root(uow, sessions, client):
@@ -189,17 +187,24 @@ async def test_unknown_categories_list_nothing(client, category):
         assert response.json() == []
 
 
-async def test_the_parsers_links_are_those_sql_derives_from_the_movies(client, connection):
+async def test_the_parsers_sets_of_categories_are_those_sql_derives_from_the_movies(client, connection):
     await upload(client, "report", catalog())
+    mapping = await connection.execute(text("SELECT genre_id, array_agg(category_id) FROM genre_categories GROUP BY 1"))
+    plan = CategoryPlan({genre: sorted(categories) for genre, categories in mapping})
+    parsed = produce(io.BytesIO(catalog()), "report", "fail", None, lambda chunk, lines: True, categories=plan)
     await connection.execute(text("SELECT set_config('app.tenant', 'report', true)"))  # row-level security
-    parsed = (await connection.execute(text("SELECT * FROM movie_categories ORDER BY 1, 2, 3"))).all()
-    await connection.execute(text("CREATE TEMPORARY TABLE derived (tenant text, tmdb_id bigint, category_id int)"))
-    await connection.execute(text(LINKS_FROM_MOVIES.format(links="derived", movies="movies")))
-    derived = (await connection.execute(text("SELECT * FROM derived ORDER BY 1, 2, 3"))).all()
-    assert parsed == derived and len(parsed) > 66
+    derived = await connection.execute(
+        text(
+            f"SELECT cats, count(*) FROM (SELECT {category_set_sql(GENRE_KEYS_SQL)} AS cats"
+            " FROM movies) AS m WHERE cardinality(cats) > 0 GROUP BY cats"
+        )
+    )
+    sets = {tuple(categories): movies for categories, movies in derived}
+    assert sets == parsed.category_sets and len(sets) > 5
+    assert any(len(categories) > 1 for categories in sets)
 
 
-async def test_repeated_ids_skipped_keep_links_and_counts_right(client, connection):
+async def test_repeated_ids_skipped_keep_categories_and_counts_right(client, connection):
     rows = [movie(1, Genre="Western"), movie(2, Genre="Phim Hài"), movie(1, Genre="Phim Kinh Dị")]
     report = await upload(client, "report", catalog_csv(rows), on_error="skip")
     assert report["loaded"] == 2 and report["skipped"] == 1

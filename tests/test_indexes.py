@@ -8,7 +8,7 @@ from decimal import Decimal
 from moviemanager.movies.importer import import_catalog
 from moviemanager.movies.ordering import order_for
 from moviemanager.movies.reads import Listing, page_statement
-from moviemanager.movies.repository import MovieFilters
+from moviemanager.movies.repository import MovieFilters, genres_in_category
 from moviemanager.movies.search import tsquery_text
 from moviemanager.uow import UnitOfWork
 
@@ -142,3 +142,21 @@ async def test_canonical_genre_filters_use_the_genre_index_on_50k_rows(uow, sess
                 explained = await plan(uow, "large", filters)
                 assert "Seq Scan" not in explained, (filters, explained)
                 assert "genre_keys" in explained, (filters, explained)
+
+
+async def test_category_filters_name_their_genres_so_an_empty_category_reads_no_movie(uow, sessions):
+    """A category lists the movies of its subtree's genres (categories/counts.py). Looked up first,
+    the genres are constants in the page's SQL: the planner sees that few movies have them, and
+    asks the genre index instead of walking the primary key through every movie."""
+    await load(UnitOfWork(sessions), "big", 20_000)
+    async with uow.for_tenant("big"):
+        look_up = genres_in_category(uow.session)
+        news = await MovieFilters(category=36).resolved(look_up)  # TV news: no movie of the catalog
+        assert news.category_genres == (10763,)
+        empty = await plan(uow, "big", news, analyze=True)
+        served_by_index(empty)
+        assert "genre_keys" in index_conditions(empty) and "Rows Removed by Filter" not in empty, empty
+        comedy = await MovieFilters(category=3).resolved(look_up)  # Comedy and below: a third of them
+        served_by_index(await plan(uow, "big", comedy))
+        for sort in ("-rating", "year"):
+            no_sort(await plan(uow, "big", comedy, sort))

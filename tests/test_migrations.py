@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 
 import orjson
@@ -21,6 +22,7 @@ from moviemanager.migrations import (
     include_name,
     upgrade_to_head,
 )
+from moviemanager.migrations.tenant_isolation import isolation_statements
 from moviemanager.movies.ordering import SEARCH_VECTOR_SQL, TITLE_SQL, TITLE_WORDS_SQL
 from moviemanager.movies.reads import Listing, page_statement
 from moviemanager.movies.repository import MovieFilters
@@ -112,7 +114,7 @@ async def test_upgrade_links_and_counts_the_movies_already_loaded(server_url, se
                     """
                 )
             )
-        await upgrade_to_head(url)
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0010")  # 0011 drops the links
         async with engine.connect() as conn:
             keys = await conn.execute(text("SELECT data -> 'genre_keys', checksum FROM movies ORDER BY tmdb_id"))
             assert keys.all() == [([35, "phim bollywood"], None), ([80], None), ([], None)]
@@ -238,3 +240,117 @@ async def test_0010_moves_the_search_texts_into_columns_and_answers_as_before(se
         async with engine.connect() as conn:
             stored = dict((await conn.execute(text("SELECT tmdb_id, data FROM movies"))).all())
         assert stored == movies
+
+
+# At 0010, two tenants' movies (canonical genre ids, as since 0003b, and an unknown genre's name),
+# and the categories GENRE_CATEGORIES of 0003 and 0003b give them: Action & Adventure (10759) is in
+# Action (1) and Adventure (7), so movie 2 reaches Action twice. The long name is cut in table names.
+LONG_TENANT = "a-tenant-whose-name-is-longer-than-thirty"
+GENRE_KEYS = {
+    "alpha": {1: [28, 12], 2: [28, 10759], 3: [], 4: [35, "phim bollywood"]},
+    LONG_TENANT: {1: [18], 5: [27, 53], 6: []},
+}
+LINKS = {
+    ("alpha", 1, 1), ("alpha", 1, 7), ("alpha", 2, 1), ("alpha", 2, 7), ("alpha", 4, 3),
+    (LONG_TENANT, 1, 2), (LONG_TENANT, 5, 4), (LONG_TENANT, 5, 6),
+}  # fmt: skip
+# What 0010 has and a downgrade from 0011 must give back: 0006's functions, the links table as 0003 made it.
+LINKS_SHAPE = [
+    "SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid), p.proacl::text FROM pg_proc p"
+    " WHERE p.proname IN ('partitions_swap', 'partition_prefix') ORDER BY 1",
+    "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute"
+    " WHERE attrelid = 'movie_categories'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'movie_categories'::regclass",
+    "SELECT indexdef FROM pg_indexes WHERE tablename = 'movie_categories' ORDER BY 1",
+    "SELECT pg_get_partkeydef(oid), relrowsecurity, relforcerowsecurity, relacl::text FROM pg_class"
+    " WHERE oid = 'movie_categories'::regclass",
+    "SELECT polname, polcmd, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) FROM pg_policy"
+    " WHERE polrelid = 'movie_categories'::regclass",
+]
+# Each partition of movie_categories: its tenant (from its rows), name, bound and isolation.
+LINKS_PARTITIONS = """
+    SELECT (SELECT DISTINCT tenant FROM movie_categories WHERE tableoid = c.oid), c.relname,
+        pg_get_expr(c.relpartbound, c.oid), c.relrowsecurity, c.relforcerowsecurity,
+        has_table_privilege('moviemanager_app', c.oid, 'SELECT, INSERT, UPDATE, DELETE'),
+        (SELECT count(*) FROM pg_policy WHERE polrelid = c.oid AND polname = 'tenant_isolation')
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'movie_categories'::regclass
+"""
+
+
+async def test_0011_drops_the_links_and_downgrade_derives_them_again(server_url, settings):
+    async def links_shape(conn) -> list[list[tuple]]:
+        return [(await conn.execute(text(query))).all() for query in LINKS_SHAPE]
+
+    async with scratch_database(server_url, settings) as (url, engine):
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0010")
+        async with engine.begin() as conn:  # as a superuser: past row-level security
+            for number, (tenant, movies) in enumerate(GENRE_KEYS.items()):
+                await conn.execute(text("INSERT INTO tenants (name) VALUES (:tenant)"), {"tenant": tenant})
+                for parent in ("movies", "movie_categories"):
+                    partition = f'"{parent}__{tenant[:30]}__m{number}"'
+                    await conn.execute(
+                        text(f"CREATE TABLE {partition} PARTITION OF {parent} FOR VALUES IN ('{tenant}')")
+                    )
+                    for statement in isolation_statements(partition):
+                        await conn.execute(text(statement))
+                for tmdb_id, keys in movies.items():
+                    await conn.execute(
+                        text("INSERT INTO movies (tenant, tmdb_id, data) VALUES (:tenant, :id, :data)"),
+                        {"tenant": tenant, "id": tmdb_id, "data": orjson.dumps({"genre_keys": keys}).decode()},
+                    )
+            await conn.execute(
+                text("INSERT INTO movie_categories VALUES (:tenant, :id, :category)"),
+                [{"tenant": tenant, "id": tmdb_id, "category": category} for tenant, tmdb_id, category in LINKS],
+            )
+            # What killed imports left: never attached, so not partitions.
+            for parent in ("movies", "movie_categories"):
+                await conn.execute(text(f"CREATE TABLE {parent}__alpha__0badf00d (LIKE {parent})"))
+            before = await links_shape(conn)
+
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0011")
+        async with engine.connect() as conn:
+            gone = await conn.execute(
+                text(
+                    "SELECT to_regclass('movie_categories'), to_regclass('movie_categories__alpha__0badf00d'),"
+                    " to_regclass('movies__alpha__0badf00d') IS NOT NULL"
+                )
+            )
+            assert gone.one() == (None, None, True)  # the importer removes movies' leftovers itself
+            swaps = await conn.execute(
+                text(
+                    "SELECT pronargs, has_function_privilege('moviemanager_app', oid, 'EXECUTE'),"
+                    " has_function_privilege('public', oid, 'EXECUTE') FROM pg_proc WHERE proname = 'partitions_swap'"
+                )
+            )
+            assert swaps.all() == [(5, True, False)]
+
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0010")
+        async with engine.connect() as conn:
+            links = await conn.execute(text("SELECT tenant, tmdb_id, category_id FROM movie_categories"))
+            assert set(links.all()) == LINKS
+            partitions = sorted((await conn.execute(text(LINKS_PARTITIONS))).all())
+            assert [(tenant, bound, *isolation) for tenant, _, bound, *isolation in partitions] == [
+                (tenant, f"FOR VALUES IN ('{tenant}')", True, True, True, 1) for tenant in sorted(GENRE_KEYS)
+            ]
+            for tenant, name, *_ in partitions:
+                assert re.fullmatch(f"movie_categories__{re.escape(tenant[:30])}__[0-9a-f]{{8}}", name), name
+            assert await links_shape(conn) == before  # the table, its policy and 0006's functions, as they were
+        async with engine.begin() as conn:  # the app role sees its tenant's links only
+            await conn.execute(text("SET LOCAL ROLE moviemanager_app"))
+            await conn.execute(text("SELECT set_config('app.tenant', 'alpha', true)"))
+            seen = await conn.scalars(text("SELECT DISTINCT tenant FROM movie_categories"))
+            assert seen.all() == ["alpha"]
+
+        await upgrade_to_head(url)
+        async with engine.begin() as conn:  # the importer's swap, as the app role, with five arguments
+            old = await conn.scalar(text("SELECT tableoid::regclass::text FROM movies WHERE tenant = 'alpha' LIMIT 1"))
+            await conn.execute(text("SET LOCAL ROLE moviemanager_app"))
+            await conn.execute(text("SELECT set_config('app.tenant', 'alpha', true)"))
+            new = await conn.scalar(text("SELECT partition_create_table('movies', 'alpha', false)"))
+            await conn.execute(text(f"""INSERT INTO "{new}" (tenant, tmdb_id, data) VALUES ('alpha', 9, '{{}}')"""))
+            await conn.execute(
+                text("SELECT partitions_swap('alpha', :old, :new, '1s', '200ms')"), {"old": old, "new": new}
+            )
+            assert (await conn.scalars(text("SELECT tmdb_id FROM movies"))).all() == [9]
+            assert await conn.scalar(text("SELECT to_regclass(:old)"), {"old": old}) is None

@@ -15,8 +15,6 @@ from .conftest import remove_tenant
 from .factories import catalog_csv, movie
 from .test_reload_atomicity import reload, visible_ids
 
-PARENTS = ("movies", "movie_categories")
-
 
 @pytest.fixture
 def every_file_is_big(monkeypatch):
@@ -38,27 +36,24 @@ async def load(sessions, tenant, path):
         return await reload(sessions, tenant, source)
 
 
-async def tables(owner_engine, tenant) -> dict[str, list[tuple[str, bool, bool, bool]]]:
-    """Per parent, the tenant's tables: (name, attached, row-level security forced, app role may read)."""
-    found = {}
+async def tables(owner_engine, tenant) -> list[tuple[str, bool, bool, bool]]:
+    """The tenant's tables under movies: (name, attached, row-level security forced, app role may read)."""
     async with owner_engine.connect() as conn:
-        for parent in PARENTS:
-            rows = await conn.execute(
-                text(
-                    "SELECT relname, relispartition, relrowsecurity AND relforcerowsecurity,"
-                    " has_table_privilege('moviemanager_app', oid, 'SELECT')"
-                    " FROM pg_class WHERE relkind = 'r' AND starts_with(relname, :prefix)"
-                ),
-                {"prefix": f"{parent}__{tenant}__"},
-            )
-            found[parent] = [tuple(row) for row in rows]
-    return found
+        rows = await conn.execute(
+            text(
+                "SELECT relname, relispartition, relrowsecurity AND relforcerowsecurity,"
+                " has_table_privilege('moviemanager_app', oid, 'SELECT')"
+                " FROM pg_class WHERE relkind = 'r' AND starts_with(relname, :prefix)"
+            ),
+            {"prefix": f"movies__{tenant}__"},
+        )
+        return [tuple(row) for row in rows]
 
 
-async def index_counts(owner_engine, table: str, parent: str) -> tuple[int, int]:
+async def index_counts(owner_engine, table: str) -> tuple[int, int]:
     async with owner_engine.connect() as conn:
         query = text("SELECT count(*) FROM pg_index WHERE indrelid = CAST(:table AS regclass)")
-        return (await conn.scalar(query, {"table": table}), await conn.scalar(query, {"table": parent}))
+        return (await conn.scalar(query, {"table": table}), await conn.scalar(query, {"table": "movies"}))
 
 
 async def category_counts(sessions, tenant) -> list[tuple]:
@@ -73,7 +68,7 @@ async def test_a_big_replace_swaps_in_partitions_with_every_index_and_the_policy
     sessions, tenant = committed
     first = await load(sessions, tenant, write_file(range(1, 101), Genre="Phim Hài, Action"))
     assert (first.inserted, first.total) == (100, 100)
-    assert "indexes_and_categories" in first.phases_ms
+    assert "indexes" in first.phases_ms
 
     seen_during_builds = []
     run = ParallelBuild.run
@@ -88,18 +83,16 @@ async def test_a_big_replace_swaps_in_partitions_with_every_index_and_the_policy
     assert seen_during_builds == [list(range(1, 101))]  # committed, not attached: not seen
     assert await visible_ids(sessions, tenant) == list(range(51, 201))
 
-    found = await tables(owner_engine, tenant)
-    for parent in PARENTS:
-        [(name, attached, forced, readable)] = found[parent]
-        assert (attached, forced, readable) == (True, True, True)
-        built, wanted = await index_counts(owner_engine, name, parent)
-        assert built == wanted
-        # Each named after its parent's (two builds naming <table>_tsvector_idx at once would collide).
-        async with owner_engine.connect() as conn:
-            names = set(await conn.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = :t"), {"t": name}))
-        assert f"{name}_title_words" in names or parent != "movies", names
+    [(name, attached, forced, readable)] = await tables(owner_engine, tenant)
+    assert (attached, forced, readable) == (True, True, True)
+    built, wanted = await index_counts(owner_engine, name)
+    assert built == wanted
+    # Each named after its parent's (two builds naming <table>_tsvector_idx at once would collide).
+    async with owner_engine.connect() as conn:
+        names = set(await conn.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename = :t"), {"t": name}))
+    assert f"{name}_title_words" in names, names
 
-    # The links and counts, as an import in one transaction makes them.
+    # The counts, as an import in one transaction makes them.
     monkeypatch.setattr(parallel_build, "PARALLEL_BUILD_BYTES", 1 << 62)
     alike = tenant + "_one"
     try:
@@ -110,7 +103,7 @@ async def test_a_big_replace_swaps_in_partitions_with_every_index_and_the_policy
         await remove_tenant(owner_engine, alike)
 
 
-async def test_a_big_replace_with_repeated_ids_skipped_links_the_movies_kept(committed, every_file_is_big, tmp_path):
+async def test_a_big_replace_with_repeated_ids_skipped_counts_the_movies_kept(committed, every_file_is_big, tmp_path):
     sessions, tenant = committed
     path = tmp_path / "repeats.csv"
     path.write_bytes(catalog_csv([movie(1, Genre="Drama"), movie(2, Genre="Drama"), movie(1, Genre="Comedy")]))
@@ -160,10 +153,9 @@ async def test_what_a_killed_import_left_is_hidden_and_dropped_by_the_next_repla
     await load(sessions, tenant, write_file(range(1, 11)))
     await leave_tables_behind(sessions, tenant, write_file, monkeypatch)
     left = await tables(owner_engine, tenant)
-    for parent in PARENTS:
-        unattached = [row for row in left[parent] if not row[1]]
-        assert [(attached, readable) for _, attached, _, readable in unattached] == [(False, False)]
-    [(leftover, *_)] = [row for row in left["movies"] if not row[1]]
+    unattached = [row for row in left if not row[1]]
+    assert [(attached, readable) for _, attached, _, readable in unattached] == [(False, False)]
+    [(leftover, *_)] = unattached
     async with UnitOfWork(sessions).for_tenant(tenant) as uow:
         with pytest.raises(ProgrammingError, match="permission denied"):
             await uow.session.execute(text(f'SELECT count(*) FROM "{leftover}"'))
@@ -171,8 +163,7 @@ async def test_what_a_killed_import_left_is_hidden_and_dropped_by_the_next_repla
     monkeypatch.setattr(parallel_build, "PARALLEL_BUILD_BYTES", 1 << 62)  # in one transaction, too
     report = await load(sessions, tenant, write_file(range(1, 31)))
     assert report.total == 30
-    after = await tables(owner_engine, tenant)
-    assert [[attached for _, attached, _, _ in after[parent]] for parent in PARENTS] == [[True], [True]]
+    assert [attached for _, attached, _, _ in await tables(owner_engine, tenant)] == [True]
 
 
 async def test_the_server_drops_what_killed_imports_left_when_it_starts(
@@ -181,11 +172,10 @@ async def test_the_server_drops_what_killed_imports_left_when_it_starts(
     sessions, tenant = committed
     await load(sessions, tenant, write_file(range(1, 11)))
     await leave_tables_behind(sessions, tenant, write_file, monkeypatch)
-    assert len((await tables(owner_engine, tenant))["movies"]) == 2
+    assert len(await tables(owner_engine, tenant)) == 2
 
     await parallel_build.drop_every_leftover(lambda: UnitOfWork(sessions))
-    after = await tables(owner_engine, tenant)
-    assert [[attached for _, attached, _, _ in after[parent]] for parent in PARENTS] == [[True], [True]]
+    assert [attached for _, attached, _, _ in await tables(owner_engine, tenant)] == [True]
     assert await visible_ids(sessions, tenant) == list(range(1, 11))
 
 

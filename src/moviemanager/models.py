@@ -19,13 +19,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
-    and_,
     func,
     literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Base
 
@@ -92,34 +91,6 @@ class Movie(Base):
     sort_title: Mapped[str | None] = mapped_column(Text)
     title_words: Mapped[str | None] = mapped_column(TSVECTOR)
     search_words: Mapped[str | None] = mapped_column(TSVECTOR)
-
-    categories: Mapped[list["Category"]] = relationship(
-        secondary=lambda: movie_categories,
-        primaryjoin=lambda: and_(
-            Movie.tenant == movie_categories.c.tenant, Movie.tmdb_id == movie_categories.c.tmdb_id
-        ),
-        secondaryjoin=lambda: Category.id == movie_categories.c.category_id,
-        order_by=lambda: Category.id,
-        viewonly=True,  # written only by the importer, in bulk
-        lazy="raise",
-    )
-
-
-# Which categories a movie is in (through its canonical genres, see genre_categories), filled by
-# the importer. Partitioned by tenant like `movies` and swapped with it; no foreign keys, for the
-# reason migration 0002 gives (attach/drop would lock the referenced table).
-movie_categories = Table(
-    "movie_categories",
-    Base.metadata,
-    Column("tenant", Text, nullable=False),
-    Column("tmdb_id", BigInteger, nullable=False),
-    Column("category_id", Integer, nullable=False),
-    PrimaryKeyConstraint("tenant", "tmdb_id", "category_id"),
-    # Not a key, and without the tenant: each partition holds one tenant, and a leading text column
-    # makes the import's bulk build of this index 4× slower (6.5 s against 2.3 s for 1.9M links).
-    Index("ix_movie_categories_category", "category_id", "tmdb_id"),
-    postgresql_partition_by="LIST (tenant)",
-)
 
 
 class Genre(Base):

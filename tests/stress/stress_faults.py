@@ -57,7 +57,7 @@ async def partitions(dsn: str, tenant: str) -> list[str]:
     try:
         rows = await conn.fetch(
             "SELECT relname FROM pg_class WHERE relname LIKE ANY($1) AND relkind = 'r'",
-            [f"{parent}\\_\\_{tenant}\\_\\_%" for parent in ("movies", "movie_categories")],
+            [f"movies\\_\\_{tenant}\\_\\_%"],
         )
         return sorted(row["relname"] for row in rows)
     finally:

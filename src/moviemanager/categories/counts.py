@@ -1,36 +1,45 @@
-"""Linking movies to categories and counting them per category: one definition, used by imports,
-by category administration, by the report and by migration 0003b."""
+"""Which categories movies are in, and how many per category: one definition, used by imports,
+by category administration, by the report and by migration 0003b.
+
+A movie is in the categories of its canonical genres: `genre_keys` in its data holds their ids
+(see movies/genres.py), and `genre_categories` maps each to its categories. Nothing else is stored
+(migration 0011 says why the links are derived, not kept).
+"""
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    FromClause,
     Integer,
     Select,
-    and_,
     any_,
     cast,
     column,
     func,
     insert,
     literal,
+    literal_column,
     select,
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.sql.selectable import CTE
 
-from ..models import Category, CategoryCount, Movie, movie_categories
+from ..models import Category, CategoryCount, Movie
 
-# A movie's categories: those of its canonical genres (genre_keys holds their ids, see
-# movies/genres.py). DISTINCT because two genres may share a category (Action, Action & Adventure).
-LINKS_FROM_MOVIES = """
-INSERT INTO {links} (tenant, tmdb_id, category_id)
-SELECT DISTINCT movie.tenant, movie.tmdb_id, genre_categories.category_id
-FROM {movies} AS movie
-CROSS JOIN LATERAL jsonb_array_elements(movie.data -> 'genre_keys') AS genre(key)
-JOIN genre_categories ON to_jsonb(genre_categories.genre_id) = genre.key
-"""
+# The categories a genre_keys value ({genre_keys}, an SQL expression) puts a movie in, one row
+# (id) each: two genres may share a category (Action, Action & Adventure). Unknown genres' keys
+# are strings, which no genre_id equals.
+CATEGORIES_OF_GENRES_SQL = """(
+    SELECT DISTINCT genre_categories.category_id AS id
+    FROM jsonb_array_elements({genre_keys}) AS genre(key)
+    JOIN genre_categories ON to_jsonb(genre_categories.genre_id) = genre.key
+)"""
+
+
+def category_set_sql(genre_keys: str) -> str:
+    """The same as a sorted array of ids (empty for none): movies with equal sets group together."""
+    categories = CATEGORIES_OF_GENRES_SQL.format(genre_keys=genre_keys)
+    return f"ARRAY(SELECT category.id FROM {categories} AS category ORDER BY category.id)"
 
 
 def ancestry(members: Select) -> CTE:
@@ -59,27 +68,34 @@ def ancestry(members: Select) -> CTE:
 
 
 def category_counts(
-    tenant: str,
-    links: FromClause = movie_categories,
-    conditions: list[ColumnElement[bool]] = (),
-    sets: dict[tuple[int, ...], int] | None = None,
+    tenant: str, conditions: list[ColumnElement[bool]] = (), sets: dict[tuple[int, ...], int] | None = None
 ) -> Select:
     """(category_id, movie_count, total_count) of one tenant's movies, in one statement.
 
-    `movie_count`: movies linked to the category itself; `total_count`: distinct movies in its
-    subtree. With `conditions` (MovieFilters'), only the matching movies count. Movies share a few
-    hundred sets of categories, so the roll-up to the ancestors works on those sets, not on a
-    million movies: each set adds its movies once to every category on its members' paths.
+    `movie_count`: movies in the category itself; `total_count`: distinct movies in its subtree.
+    With `conditions` (MovieFilters'), only the matching movies count. Movies share a few hundred
+    genre lists, and so sets of categories: the movies are counted per genre list, and the roll-up
+    to the ancestors works on the sets, not on a million movies: each set adds its movies once to
+    every category on its members' paths.
     """
-    per_movie = select(func.array_agg(links.c.category_id).label("cats")).where(links.c.tenant == tenant)
-    if conditions:
+    if sets is None:
         movies = Movie.__table__
-        per_movie = per_movie.join_from(
-            links, movies, and_(movies.c.tenant == links.c.tenant, movies.c.tmdb_id == links.c.tmdb_id)
-        ).where(movies.c.tenant == tenant, *conditions)
-    per_movie = per_movie.group_by(links.c.tmdb_id).cte("per_movie")
-    movie_sets = select(per_movie.c.cats, func.count().label("movies")).group_by(per_movie.c.cats).cte("movie_sets")
-    if sets is not None:  # tallied by the parsers: the links need not be read again
+        genre_keys = movies.c.data["genre_keys"]
+        per_list = (
+            select(genre_keys.label("keys"), func.count().label("movies"))
+            .where(movies.c.tenant == tenant, *conditions)
+            .group_by(genre_keys)
+            .subquery("per_list")
+        )
+        cats = literal_column(category_set_sql("per_list.keys"), ARRAY(Integer)).label("cats")
+        per_set = select(cats, per_list.c.movies).subquery("per_set")
+        movie_sets = (
+            select(per_set.c.cats, cast(func.sum(per_set.c.movies), BigInteger).label("movies"))
+            .where(func.cardinality(per_set.c.cats) > 0)
+            .group_by(per_set.c.cats)
+            .cte("movie_sets")
+        )
+    else:  # counted by the parsers: the movies need not be read again
         given = (
             func.jsonb_to_recordset(cast([{"cats": list(c), "movies": n} for c, n in sets.items()], JSONB))
             .table_valued(column("cats", ARRAY(Integer)), column("movies", BigInteger))
@@ -105,9 +121,9 @@ def category_counts(
     ).group_by(pairs.c.ancestor)
 
 
-def counts_insert(tenant: str, links: FromClause = movie_categories, sets: dict[tuple[int, ...], int] | None = None):
+def counts_insert(tenant: str, sets: dict[tuple[int, ...], int] | None = None):
     """INSERT the tenant's counts into category_counts (its rows deleted first by the caller)."""
-    counts = category_counts(tenant, links, sets=sets).subquery()
+    counts = category_counts(tenant, sets=sets).subquery()
     rows = select(literal(tenant), counts.c.category_id, counts.c.movie_count, counts.c.total_count)
     table = CategoryCount.__table__
     return insert(table).from_select(["tenant", "category_id", "movie_count", "total_count"], rows)

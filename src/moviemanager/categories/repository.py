@@ -7,7 +7,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import LOCK_NOT_AVAILABLE, CategoriesBusy, sqlstate
-from ..models import Category, CategoryCount, Tenant, genre_categories, movie_categories
+from ..models import Category, CategoryCount, Tenant, genre_categories
 from .counts import category_counts, counts_insert
 
 # Category administration waits this long for running imports, then answers 409.
@@ -115,10 +115,7 @@ class CategoryRepository:
         await self.session.execute(update(Category).where(Category.id == category_id).values(**values))
 
     async def delete(self, category_id: int) -> None:
-        """The category, its genre mapping and every tenant's links to it (movies stay, in their
-        other categories)."""
-        async for _tenant in self._each_tenant():
-            await self.session.execute(delete(movie_categories).where(movie_categories.c.category_id == category_id))
+        """The category and its genre mapping: its movies stay, in their genres' other categories."""
         await self.session.execute(delete(genre_categories).where(genre_categories.c.category_id == category_id))
         await self.session.execute(delete(Category).where(Category.id == category_id))
 
@@ -131,7 +128,7 @@ class CategoryRepository:
 
     async def _each_tenant(self) -> AsyncIterator[str]:
         """Each tenant in turn, as the transaction's tenant: row-level security shows one tenant's
-        links and counts at a time. Only category administration (admin token) does this; the
+        movies and counts at a time. Only category administration (admin token) does this; the
         transaction's own tenant comes back at the end."""
         # No try/finally: an error ends the transaction, and with it these settings.
         saved = await self.session.scalar(text("SELECT current_setting('app.tenant', true)"))

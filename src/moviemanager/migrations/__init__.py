@@ -45,5 +45,5 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
-    """Leave the importer's per-tenant partitions (of `movies`, `movie_categories`) out of autogenerate's comparison."""
-    return not (type_ == "table" and name is not None and name.startswith(("movies__", "movie_categories__")))
+    """Leave the importer's per-tenant partitions of `movies` out of autogenerate's comparison."""
+    return not (type_ == "table" and name is not None and name.startswith("movies__"))

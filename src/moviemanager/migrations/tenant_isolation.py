@@ -1,7 +1,7 @@
 """Row-level security for tenant-owned tables: one call per table, from any migration.
 
     from moviemanager.migrations.tenant_isolation import isolate_by_tenant
-    isolate_by_tenant("movie_categories")
+    isolate_by_tenant("category_counts")
 
 The service serves requests as APP_ROLE (not a superuser, no BYPASSRLS, owns no table) and sets
 `app.tenant` at the start of every transaction (see db.py); migrations run as the tables' owner.

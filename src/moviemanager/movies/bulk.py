@@ -5,13 +5,13 @@ as a plain table (COPY FREEZE with no index, then every index of `movies` built 
 the end of the same transaction, drops the old partition and attaches the new one. Readers see the
 old set until commit, and the old rows leave with their table: no dead tuples, no VACUUM debt.
 
-The tenant's movie↔category links (`movie_categories`, partitioned the same way) are built from
-the new partition in the same transaction and swapped with it, and the tenant's category counts
-rewritten from them.
+The tenant's category counts are rewritten in the same transaction: from the movies per set of
+categories the parsers counted, or from the new rows (a movie's categories are those of its
+genres, see categories/counts.py).
 
 The app role that serves requests owns no table: creating, indexing, analysing, dropping and
 attaching partitions go through owner functions of migration 0006, which check the tenant
-against the transaction's (`app.tenant`); COPY, the diff, the links and the upsert run as the
+against the transaction's (`app.tenant`); COPY, the diff, the counts and the upsert run as the
 app role, on tables it was granted.
 
 Locks: only the swap touches `movies` itself (ACCESS EXCLUSIVE for the DROP, held until commit,
@@ -24,15 +24,14 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Text, column, table, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..categories.counts import LINKS_FROM_MOVIES, counts_insert
+from ..categories.counts import counts_insert
 from ..errors import LOCK_NOT_AVAILABLE, CatalogBusy, sqlstate
 from .copy_format import COPY_COLUMNS
 
-LINK_COLUMNS = ["tenant", "tmdb_id", "category_id"]
 # The swap's lock waits (see swap): short, retried, then 409 rather than stalling every reader.
 TENANT_LOCK_TIMEOUT = "1s"
 SHARED_LOCK_TIMEOUT = "200ms"
@@ -40,8 +39,8 @@ SWAP_ATTEMPTS = 10
 # Bulk index builds sort in memory up to this much, per build, instead of spilling to disk.
 INDEX_BUILD_MEMORY = "256MB"
 DUPLICATES_PER_FETCH = 10_000
-# How much of the tenant's name the names of its tables under each parent hold (migration 0006).
-PREFIX_LENGTHS = {"movies": 40, "movie_categories": 30}
+# How much of the tenant's name the names of its tables hold (migration 0006).
+PREFIX_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -66,77 +65,43 @@ class BulkMovies:
     async def _run(self, sql: str, **params: Any) -> Any:
         return await self.session.execute(text(sql), params)
 
-    async def _owner(self, function: str, table: str, *, parent: str = "movies") -> None:
-        """One of migration 0006's owner functions on a new table of this tenant under `parent`."""
-        await self._run(f"SELECT {function}(:parent, :tenant, :table)", parent=parent, tenant=self.tenant, table=table)
+    async def _owner(self, function: str, table: str) -> None:
+        """One of migration 0006's owner functions on a new table of this tenant."""
+        await self._run(f"SELECT {function}('movies', :tenant, :table)", tenant=self.tenant, table=table)
 
-    async def current_partition(self, parent: str = "movies") -> str | None:
+    async def current_partition(self) -> str | None:
         result = await self._run(
             """
             SELECT child.relname FROM pg_inherits
             JOIN pg_class child ON child.oid = pg_inherits.inhrelid
-            WHERE pg_inherits.inhparent = CAST(:parent AS regclass)
+            WHERE pg_inherits.inhparent = CAST('movies' AS regclass)
               AND pg_get_expr(child.relpartbound, child.oid) = format('FOR VALUES IN (%L)', CAST(:tenant AS text))
             """,
-            parent=parent,
             tenant=self.tenant,
         )
         return result.scalar()
 
-    async def current_links(self) -> str | None:
-        return await self.current_partition("movie_categories")
-
-    async def create_table(self, *, temporary: bool = False, parent: str = "movies") -> str:
-        """A new, empty, unindexed table shaped like `parent`, for this tenant's rows only.
+    async def create_table(self, *, temporary: bool = False) -> str:
+        """A new, empty, unindexed table shaped like `movies`, for this tenant's rows only.
 
         Made by the owner (a function of migration 0006): the app role owns no table.
         """
         result = await self._run(
-            "SELECT partition_create_table(:parent, :tenant, :temporary)",
-            parent=parent,
+            "SELECT partition_create_table('movies', :tenant, :temporary)",
             tenant=self.tenant,
             temporary=temporary,
         )
         return result.scalar_one()
 
-    async def create_links(self, movies: str | None, files: Sequence[str] | None = None) -> str:
-        """The tenant's next movie_categories partition, indexed: COPYed from the parsers' `files`
-        (see parse_workers.LinkPlan), or without them derived from the movies in `movies`."""
-        name = await self.create_table(parent="movie_categories")
-        if files is None:
-            assert movies is not None
-            await self.add_links(name, movies)
-        else:
-            raw = (await (await self.session.connection()).get_raw_connection()).driver_connection
-            for path in files:
-                await raw.copy_to_table(name, source=path, columns=LINK_COLUMNS, format="text", freeze=True)
-        await self._owner("partition_add_primary_key", name, parent="movie_categories")
-        await self.add_other_indexes(name, parent="movie_categories")
-        await self.analyze(name, parent="movie_categories")
-        return name
-
-    async def add_links(self, links: str, movies: str) -> None:
-        """Link the movies in `movies` to the categories of their canonical genres."""
-        # The DISTINCT in memory; no JIT: the planner expects 100 genres a movie, and compiling
-        # for that estimate costs more than the statement (0.6 s).
-        await self._run(f"SET LOCAL work_mem = '{INDEX_BUILD_MEMORY}'")
-        await self._run("SET LOCAL jit = off")
-        await self._run(LINKS_FROM_MOVIES.format(links=_quoted(links), movies=_quoted(movies)))
-        await self._run("SET LOCAL work_mem = DEFAULT")
-        await self._run("SET LOCAL jit = DEFAULT")
-
-    async def relink(self, links: str, staging: str) -> None:
-        """Merge mode: the links of the movies in `staging` replaced by those of their new genres."""
-        await self._run(f"DELETE FROM {_quoted(links)} WHERE tmdb_id IN (SELECT tmdb_id FROM {_quoted(staging)})")
-        await self.add_links(links, staging)
-
-    async def write_counts(self, links: str, sets: dict[tuple[int, ...], int] | None = None) -> None:
-        """The tenant's category counts (in the import's transaction), from its links in `links`,
-        or from the movies per set of categories the parsers counted."""
+    async def write_counts(self, sets: dict[tuple[int, ...], int] | None = None) -> None:
+        """The tenant's category counts (in the import's transaction), from the movies per set of
+        categories the parsers counted, or from its movies as this transaction sees them."""
         await self._run("DELETE FROM category_counts WHERE tenant = :tenant", tenant=self.tenant)
-        await self._run("SET LOCAL jit = off")  # see add_links
-        partition = table(links, column("tenant", Text), column("tmdb_id", BigInteger), column("category_id", Integer))
-        await self.session.execute(counts_insert(self.tenant, partition, sets))
+        # No JIT: the planner expects many genres a movie, and compiling for that estimate costs
+        # more than the statement (0.6 s for a million movies).
+        await self._run("SET LOCAL jit = off")
+        await self.session.execute(counts_insert(self.tenant, sets))
+        await self._run("SET LOCAL jit = DEFAULT")
 
     async def copy(self, table: str, chunks: AsyncIterable[bytes]) -> None:
         """COPY text-format rows in; FREEZE, as the table is new in this transaction (no VACUUM later)."""
@@ -197,33 +162,31 @@ class BulkMovies:
         )
         return result.rowcount
 
-    async def add_other_indexes(self, table: str, *, parent: str = "movies") -> None:
-        """Every index `parent` has, built in bulk; ATTACH PARTITION adopts them as they match."""
+    async def add_other_indexes(self, table: str) -> None:
+        """Every index `movies` has, built in bulk; ATTACH PARTITION adopts them as they match."""
         await self._run(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
-        await self._owner("partition_add_indexes", table, parent=parent)
+        await self._owner("partition_add_indexes", table)
 
-    async def index_names(self, parent: str = "movies") -> list[str]:
-        """The indexes of `parent` but its primary key, GIN first (PostgreSQL 15 builds those in
+    async def index_names(self) -> list[str]:
+        """The indexes of `movies` but its primary key, GIN first (PostgreSQL 15 builds those in
         one process: the longest builds)."""
         result = await self._run(
             """
             SELECT index.relname FROM pg_index
             JOIN pg_class AS index ON index.oid = pg_index.indexrelid
             JOIN pg_am ON pg_am.oid = index.relam
-            WHERE pg_index.indrelid = CAST(:parent AS regclass) AND NOT pg_index.indisprimary
+            WHERE pg_index.indrelid = CAST('movies' AS regclass) AND NOT pg_index.indisprimary
             ORDER BY pg_am.amname <> 'gin', index.relname
-            """,
-            parent=parent,
+            """
         )
         return list(result.scalars())
 
-    async def add_index(self, table: str, index: str, *, parent: str = "movies") -> None:
-        """One index of `parent`, built in one process: other connections build the others meanwhile."""
+    async def add_index(self, table: str, index: str) -> None:
+        """One index of `movies`, built in one process: other connections build the others meanwhile."""
         await self._run(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
         await self.one_process_per_build()
         await self._run(
-            "SELECT partition_add_index(:parent, :tenant, :table, :index)",
-            parent=parent,
+            "SELECT partition_add_index('movies', :tenant, :table, :index)",
             tenant=self.tenant,
             table=table,
             index=index,
@@ -233,17 +196,17 @@ class BulkMovies:
         """No parallel workers for this transaction's index builds (other connections build others)."""
         await self._run("SET LOCAL max_parallel_maintenance_workers = 0")
 
-    async def hide(self, table: str, *, parent: str = "movies") -> None:
+    async def hide(self, table: str) -> None:
         """No rights on the new table for the app role, before the table is committed unattached:
         the swap grants them again, with the tenant policy."""
-        await self._owner("partition_hide", table, parent=parent)
+        await self._owner("partition_hide", table)
 
-    async def drop_new(self, table: str, *, parent: str = "movies") -> None:
+    async def drop_new(self, table: str) -> None:
         """Drop a table of this tenant that was never attached."""
-        await self._owner("partition_drop_new", table, parent=parent)
+        await self._owner("partition_drop_new", table)
 
-    async def unattached(self, parent: str = "movies") -> list[str]:
-        """The tenant's tables under `parent` that were made for it and never attached (see
+    async def unattached(self) -> list[str]:
+        """The tenant's tables under `movies` that were made for it and never attached (see
         partition_new_table of migration 0006): what an import killed midway left."""
         result = await self._run(
             """
@@ -256,15 +219,15 @@ class BulkMovies:
                 AND pg_get_constraintdef(k.oid) = format('CHECK ((tenant = %L::text))', CAST(:tenant AS text))
               )
             """,
-            prefix=f"{parent}__{self.tenant[: PREFIX_LENGTHS[parent]]}__",
+            prefix=f"movies__{self.tenant[:PREFIX_LENGTH]}__",
             tenant=self.tenant,
         )
         return list(result.scalars())
 
     @staticmethod
     async def tenants_with_leftovers(session: AsyncSession) -> list[str]:
-        """The tenants that have tables made for them under movies or movie_categories and never
-        attached (see unattached), from those tables' CHECK constraints."""
+        """The tenants that have tables made for them under movies and never attached (see
+        unattached), from those tables' CHECK constraints."""
         result = await session.execute(
             text(
                 r"""
@@ -272,15 +235,15 @@ class BulkMovies:
                 FROM pg_class c JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'c'
                 WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND NOT c.relispartition
                   AND c.relnamespace = CAST(current_schema() AS regnamespace)
-                  AND (starts_with(c.relname, 'movies__') OR starts_with(c.relname, 'movie_categories__'))
+                  AND starts_with(c.relname, 'movies__')
                 """
             )
         )
         return [tenant for tenant in result.scalars() if tenant is not None]
 
-    async def analyze(self, table: str, *, parent: str = "movies") -> None:
+    async def analyze(self, table: str) -> None:
         """Statistics now, so the first queries after the swap are planned for the new data."""
-        await self._owner("partition_analyze", table, parent=parent)
+        await self._owner("partition_analyze", table)
 
     async def count(self, table: str) -> int:
         return (await self._run(f"SELECT count(*) FROM {_quoted(table)}")).scalar_one()
@@ -300,25 +263,21 @@ class BulkMovies:
         )
         return Diff(*result.one())
 
-    async def swap(self, old: str | None, new: str, old_links: str | None, new_links: str) -> None:
-        """Make `new` and `new_links` the tenant's partitions of movies and movie_categories, dropping the old ones.
+    async def swap(self, old: str | None, new: str) -> None:
+        """Make `new` the tenant's partition of movies, dropping the old one.
 
-        Locks in two steps, each with a short timeout and retried: first the old partitions (waits
-        only for this tenant's readers), then the parents, which every query passes through. While
-        a lock request waits, queries queue behind it, so no wait may be long. Every swap takes its
-        locks in the same order (movies before movie_categories), so two never deadlock.
+        Locks in two steps, each with a short timeout and retried: first the old partition (waits
+        only for this tenant's readers), then the parent, which every query passes through. While
+        a lock request waits, queries queue behind it, so no wait may be long.
         """
         for attempt in range(1, SWAP_ATTEMPTS + 1):
             try:
                 async with self.session.begin_nested():
                     await self._run(
-                        "SELECT partitions_swap(:tenant, :old, :new, :old_links, :new_links,"
-                        " :tenant_lock_timeout, :shared_lock_timeout)",
+                        "SELECT partitions_swap(:tenant, :old, :new, :tenant_lock_timeout, :shared_lock_timeout)",
                         tenant=self.tenant,
                         old=old,
                         new=new,
-                        old_links=old_links,
-                        new_links=new_links,
                         tenant_lock_timeout=TENANT_LOCK_TIMEOUT,
                         shared_lock_timeout=SHARED_LOCK_TIMEOUT,
                     )

@@ -6,8 +6,6 @@ file's size. Everything happens in one transaction; the report is built only aft
 
 import heapq
 import logging
-import shutil
-import tempfile
 from array import array
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
@@ -19,8 +17,8 @@ from . import parallel_build
 from .bulk import BulkMovies, Diff
 from .csv_import import duplicate_problem
 from .encodings import check_encoding
-from .parallel_build import ParallelBuild, drop_leftovers, index_job, links_job
-from .parse_workers import LinkPlan
+from .parallel_build import ParallelBuild, drop_leftovers, index_job
+from .parse_workers import CategoryPlan
 from .row_stream import OnError, Progress, RowStream, Tally, row_stream
 from .schemas import ImportReport
 
@@ -62,11 +60,7 @@ async def import_catalog(
         check_encoding(options.encoding)  # before any work, whichever door the options came through
     clock = _PhaseClock()
     stream = row_stream(source, tenant, options.on_error, options.encoding, progress)
-    links_dir = tempfile.mkdtemp(prefix="moviemanager-links-")
-    try:
-        return await _import(uow, tenant, options, stream, links_dir, clock, source_name)
-    finally:
-        shutil.rmtree(links_dir, ignore_errors=True)
+    return await _import(uow, tenant, options, stream, clock, source_name)
 
 
 async def _import(
@@ -74,7 +68,6 @@ async def _import(
     tenant: str,
     options: ImportOptions,
     stream: RowStream,
-    links_dir: str,
     clock: "_PhaseClock",
     source_name: str,
 ) -> ImportReport:
@@ -82,7 +75,7 @@ async def _import(
     try:
         async with uow.for_tenant(tenant, importing=True):
             await uow.tenants.add_and_lock(tenant, wait=uow.timeouts.reload_wait)
-            stream.links = LinkPlan(links_dir, await uow.categories.lock_for_import())
+            stream.categories = CategoryPlan(await uow.categories.lock_for_import())
             bulk = uow.bulk_movies(tenant)
             if not options.dry_run:
                 await drop_leftovers(bulk)
@@ -146,20 +139,19 @@ async def _import_in_one_transaction(
         clock.mark("indexes")
         await bulk.analyze(new)
         clock.mark("analyze")
-        # The parsers' link rows and counts hold for the file's rows; repeats removed since
-        # would make them wrong, so then both are derived from the table instead.
-        tallied = tally.duplicates == 0
-        links = await bulk.create_links(new, tally.link_files if tallied else None)
-        clock.mark("categories")
-        await bulk.swap(old, new, await bulk.current_links(), links)
-        await bulk.write_counts(links, tally.category_sets if tallied else None)
+        await bulk.swap(old, new)
+        await bulk.write_counts(_counted_sets(tally))
     else:
         await bulk.upsert(new, old)
-        links = await bulk.current_links()
-        await bulk.relink(links, new)
-        clock.mark("categories")
-        await bulk.write_counts(links)
+        await bulk.write_counts()
+    clock.mark("counts")
     return tally, diff, old_count
+
+
+def _counted_sets(tally: Tally) -> dict[tuple[int, ...], int] | None:
+    """The parsers' movies per set of categories: they hold for the file's rows, so not once
+    repeated ids were removed (the counts are then derived from the table)."""
+    return tally.category_sets if tally.duplicates == 0 else None
 
 
 async def _replace_in_parallel(
@@ -176,29 +168,20 @@ async def _replace_in_parallel(
         first = BulkMovies(session, bulk.tenant)
         new = await first.create_table()
         tally = await _copy(first, new, stream, options, clock)
-        # The links, from the parsers' files, while this transaction adds the key and compares;
-        # after removed repeats they would be wrong: derived from the table instead, before it is hidden.
-        build.start(links_job(tally.link_files))
         await _drop_repeated_ids(first, new, tally, options)
         clock.mark("primary_key")
         diff, old_count = await _compare(first, new, old, tally, True, options, clock)
-        links = None
-        if tally.duplicates:
-            await build.discard_started()
-            links = await first.create_links(new)
-            await first.hide(links, parent="movie_categories")
         jobs = [index_job(new, name) for name in await first.index_names()]
         await first.hide(new)
         await session.commit()
     build.mark_committed(new)
-    if links is not None:
-        build.mark_committed(links, parent="movie_categories")
     await build.run(jobs)
-    clock.mark("indexes_and_categories")
+    clock.mark("indexes")
     await bulk.analyze(new)
     clock.mark("analyze")
-    await bulk.swap(old, new, await bulk.current_links(), build.links)
-    await bulk.write_counts(build.links, tally.category_sets if tally.duplicates == 0 else None)
+    await bulk.swap(old, new)
+    await bulk.write_counts(_counted_sets(tally))
+    clock.mark("counts")
     return tally, diff, old_count
 
 

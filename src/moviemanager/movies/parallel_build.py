@@ -7,14 +7,14 @@ committed, so a big replace (see importer._replace_in_parallel):
 
 1. COPYs the movies into a new table on a side connection, adds the primary key, compares, and
    commits the table unattached and hidden from the app role (partition_hide, migration 0008);
-2. builds the table's other indexes, and the tenant's next movie_categories partition, on
-   BUILD_CONNECTIONS side connections, each taking the next job from one queue (GIN first);
-3. swaps both in from the unit of work's transaction, which holds the tenant's writer lock from
+2. builds the table's other indexes on BUILD_CONNECTIONS side connections, each taking the next
+   job from one queue (GIN first);
+3. swaps it in from the unit of work's transaction, which holds the tenant's writer lock from
    before step 1 to the end, as a replace done in one transaction does.
 
-Readers never see the new tables before the swap (they are not attached). A failure after step 1
-drops them; a crash leaves them behind, and the tenant's next big replace drops them first: it
-holds the writer lock, so they cannot belong to an import still running.
+Readers never see the new table before the swap (it is not attached). A failure after step 1
+drops it; a crash leaves it behind, and the tenant's next big replace drops it first: it holds the
+writer lock, so it cannot belong to an import still running.
 """
 
 import asyncio
@@ -38,12 +38,9 @@ PARALLEL_BUILD_BYTES = 8 * 1024 * 1024
 # Builds at once. Each runs in one process (no parallel workers): two fill two cores.
 BUILD_CONNECTIONS = 2
 
-PARENTS = ("movies", "movie_categories")
-
 SideSessions = Callable[[], AsyncSession]
-# A job makes or indexes a table in a transaction that commits when it returns; a job that makes
-# one returns (parent, table), so that the table is dropped if the import fails later.
-Job = Callable[[BulkMovies], Awaitable[tuple[str, str] | None]]
+# A job indexes the new table in a transaction that commits when it returns.
+Job = Callable[[BulkMovies], Awaitable[None]]
 
 
 class ParallelBuild:
@@ -52,33 +49,13 @@ class ParallelBuild:
     def __init__(self, sessions: SideSessions, tenant: str) -> None:
         self.sessions = sessions
         self.tenant = tenant
-        self.committed: list[tuple[str, str]] = []  # (parent, table), to drop if the import fails
-        self._started: asyncio.Future[None] | None = None
+        self.committed: list[str] = []  # to drop if the import fails
 
-    def mark_committed(self, table: str, *, parent: str = "movies") -> None:
-        self.committed.append((parent, table))
-
-    @property
-    def links(self) -> str:
-        """The new movie_categories partition, once committed."""
-        return next(table for parent, table in self.committed if parent == "movie_categories")
-
-    def start(self, job: Job) -> None:
-        """Run `job` now, on a connection of its own; run() waits for it before it uses that one."""
-        self._started = asyncio.ensure_future(self._run_job(job))
-
-    async def discard_started(self) -> None:
-        """Wait for the job start() began, and drop the table it made."""
-        await self._started
-        parent, table = self.committed.pop()
-        async with self.sessions() as session:
-            await BulkMovies(session, self.tenant).drop_new(table, parent=parent)
-            await session.commit()
-        self._started = None
+    def mark_committed(self, table: str) -> None:
+        self.committed.append(table)
 
     async def run(self, jobs: Sequence[Job]) -> None:
-        """Run the jobs on BUILD_CONNECTIONS connections (one of them the started job's, once it
-        ended), each job in a transaction of its own.
+        """Run the jobs on BUILD_CONNECTIONS connections, each job in a transaction of its own.
 
         A failed job stops the others from taking new jobs; the first failure is raised once the
         jobs running have ended.
@@ -86,26 +63,21 @@ class ParallelBuild:
         queue = list(reversed(jobs))
         failures: list[BaseException] = []
 
-        async def worker(first: asyncio.Future[None] | None) -> None:
+        async def worker() -> None:
             try:
-                if first is not None:
-                    await first
                 while queue and not failures:
                     await self._run_job(queue.pop())
             except BaseException as exc:
                 failures.append(exc)
 
-        started, self._started = self._started, None
-        await asyncio.gather(worker(started), *(worker(None) for _ in range(BUILD_CONNECTIONS - 1)))
+        await asyncio.gather(*(worker() for _ in range(BUILD_CONNECTIONS)))
         if failures:
             raise failures[0]
 
     async def _run_job(self, job: Job) -> None:
         async with self.sessions() as session:
-            made = await job(BulkMovies(session, self.tenant))
+            await job(BulkMovies(session, self.tenant))
             await session.commit()
-        if made is not None:
-            self.committed.append(made)
 
     async def drop_committed(self) -> None:
         """Drop the tables this import committed, once it has failed and its transaction ended.
@@ -115,18 +87,16 @@ class ParallelBuild:
         (the database went away) the tenant's next big replace drops.
         """
         try:
-            if self._started is not None:
-                await asyncio.gather(self._started, return_exceptions=True)
             if not self.committed:
                 return
             async with self.sessions() as session:
                 if not await TenantRepository(session).try_writer_lock(self.tenant):
                     return
                 bulk = BulkMovies(session, self.tenant)
-                leftovers = {parent: set(await bulk.unattached(parent)) for parent in PARENTS}
-                for parent, table in self.committed:
-                    if table in leftovers[parent]:
-                        await bulk.drop_new(table, parent=parent)
+                leftovers = set(await bulk.unattached())
+                for table in self.committed:
+                    if table in leftovers:
+                        await bulk.drop_new(table)
                 await session.commit()
         except Exception:
             log.exception("could not drop the new tables of a failed import of %s", self.tenant)
@@ -135,10 +105,9 @@ class ParallelBuild:
 async def drop_leftovers(bulk: BulkMovies) -> None:
     """Drop what killed imports of the tenant left; `bulk`'s transaction must hold the tenant's
     writer lock (so that they cannot belong to an import still running)."""
-    for parent in PARENTS:
-        for table in await bulk.unattached(parent):
-            log.warning("dropping %s, left unattached by an import of %s that did not finish", table, bulk.tenant)
-            await bulk.drop_new(table, parent=parent)
+    for table in await bulk.unattached():
+        log.warning("dropping %s, left unattached by an import of %s that did not finish", table, bulk.tenant)
+        await bulk.drop_new(table)
 
 
 async def drop_every_leftover(units: Callable[[], "UnitOfWork"]) -> None:
@@ -155,17 +124,5 @@ async def drop_every_leftover(units: Callable[[], "UnitOfWork"]) -> None:
 def index_job(table: str, index: str) -> Job:
     async def build(bulk: BulkMovies) -> None:
         await bulk.add_index(table, index)
-
-    return build
-
-
-def links_job(files: Sequence[str]) -> Job:
-    """The tenant's next movie_categories partition, from the parsers' files, indexed, hidden."""
-
-    async def build(bulk: BulkMovies) -> tuple[str, str]:
-        await bulk.one_process_per_build()
-        links = await bulk.create_links(None, files)
-        await bulk.hide(links, parent="movie_categories")
-        return "movie_categories", links
 
     return build

@@ -13,7 +13,6 @@ import os
 import pickle
 import struct
 import sys
-import tempfile
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,8 +47,7 @@ class Tally:
     file_problem: FileProblem | None = None
     # Genre names no canonical genre has, by key: [first line, rows, the name as first written].
     unknown_genres: dict[str, list] = field(default_factory=dict)
-    # With a LinkPlan: files of movie↔category rows (COPY text), and movies per set of categories.
-    link_files: list[str] = field(default_factory=list)
+    # With a CategoryPlan: movies per set of categories (for the category counts).
     category_sets: dict[tuple[int, ...], int] = field(default_factory=dict)
     _last_skipped_line: int = 0
 
@@ -104,7 +102,6 @@ class Tally:
         for key, (line, rows, name) in later.unknown_genres.items():
             seen = self.unknown_genres.setdefault(key, [line, 0, name])
             seen[1] += rows
-        self.link_files += later.link_files
         for categories, movies in later.category_sets.items():
             self.category_sets[categories] = self.category_sets.get(categories, 0) + movies
 
@@ -113,62 +110,52 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class LinkPlan:
-    """Where the parsers write the movie↔category rows, and the genre → categories mapping they use.
+class CategoryPlan:
+    """The genre → categories mapping the parsers count movies per set of categories with.
 
     The importer reads the mapping under a lock that keeps it fixed until commit (see
-    CategoryRepository.lock_for_import), so the rows written here are the ones SQL would derive.
+    CategoryRepository.lock_for_import), so the sets counted here are the ones SQL would derive.
     """
 
-    directory: str
     genre_categories: dict[int, list[int]]
 
     def encode(self) -> str:
-        return json.dumps([self.directory, self.genre_categories])
+        return json.dumps(self.genre_categories)
 
     @classmethod
-    def decode(cls, text: str) -> "LinkPlan":
-        directory, mapping = json.loads(text)
-        return cls(directory, {int(genre): categories for genre, categories in mapping.items()})
+    def decode(cls, text: str) -> "CategoryPlan":
+        return cls({int(genre): categories for genre, categories in json.loads(text).items()})
 
 
-class _LinkWriter:
-    """Writes each movie's category rows to a file of its own parser, and counts movies per set.
+class _CategoryTally:
+    """Counts movies per set of categories, from their genre lists.
 
-    Movies share a few hundred distinct genre lists: what a list means (its categories, the
-    bytes of its rows, whether it names an unknown genre) is worked out once per list.
+    Movies share a few hundred distinct genre lists: what a list means (its categories, whether it
+    names an unknown genre) is worked out once per list.
     """
 
-    def __init__(self, plan: LinkPlan, tenant: bytes, tally: Tally) -> None:
+    def __init__(self, plan: CategoryPlan, tally: Tally) -> None:
         self.mapping = plan.genre_categories
-        self.tenant = tenant
         self.tally = tally
-        fd, path = tempfile.mkstemp(prefix="links-", dir=plan.directory)
-        self.file = os.fdopen(fd, "wb", buffering=1 << 20)
-        tally.link_files.append(path)
-        self._lists: dict[tuple, tuple[tuple[int, ...], bytes, int, bool]] = {}
+        self._lists: dict[tuple, tuple[tuple[int, ...], bool]] = {}
         self._movies: dict[tuple, int] = {}  # by genre list
 
-    def add(self, tmdb_id: int, keys: list) -> bool:
-        """Write the movie's rows; True when its genres name an unknown genre."""
+    def add(self, keys: list) -> bool:
+        """Count the movie; True when its genres name an unknown genre."""
         genres = tuple(keys)
         known = self._lists.get(genres)
         if known is None:
             known = self._lists[genres] = self._meaning(genres)
-        categories, template, rows, unknown = known
-        if rows:
+        categories, unknown = known
+        if categories:
             self._movies[genres] = self._movies.get(genres, 0) + 1
-            self.file.write(template % ((tmdb_id,) * rows))
         return unknown
 
-    def _meaning(self, genres: tuple) -> tuple[tuple[int, ...], bytes, int, bool]:
+    def _meaning(self, genres: tuple) -> tuple[tuple[int, ...], bool]:
         found = {c for key in genres if type(key) is int for c in self.mapping.get(key, ())}
-        categories = tuple(sorted(found))
-        template = b"".join(b"%s\t%%d\t%d\n" % (self.tenant, category) for category in categories)
-        return categories, template, len(categories), any(type(key) is str for key in genres)
+        return tuple(sorted(found)), any(type(key) is str for key in genres)
 
     def close(self) -> None:
-        self.file.close()
         sets = self.tally.category_sets
         for genres, movies in self._movies.items():
             categories = self._lists[genres][0]
@@ -185,20 +172,20 @@ def produce(
     *,
     header: list[str] | None = None,
     first_line: int = 1,
-    links: LinkPlan | None = None,
+    categories: CategoryPlan | None = None,
 ) -> Tally:
     """Parse the file, `send` COPY chunks (it returns False to stop early), and tally the rest.
 
     `header` and `first_line` are for a part of the file that starts mid-file (see parse_movies).
-    With `links`, also write each movie's categories (see LinkPlan).
+    With `categories`, also count movies per set of categories (see CategoryPlan).
     """
     tally = Tally()
-    link_writer = None if links is None else _LinkWriter(links, tenant.encode(), tally)
+    category_tally = None if categories is None else _CategoryTally(categories, tally)
     try:
-        return _produce(source, tenant, on_error, encoding, send, progress, header, first_line, tally, link_writer)
+        return _produce(source, tenant, on_error, encoding, send, progress, header, first_line, tally, category_tally)
     finally:
-        if link_writer is not None:
-            link_writer.close()
+        if category_tally is not None:
+            category_tally.close()
 
 
 def _produce(
@@ -211,7 +198,7 @@ def _produce(
     header: list[str] | None,
     first_line: int,
     tally: Tally,
-    link_writer: "_LinkWriter | None",
+    category_tally: "_CategoryTally | None",
 ) -> Tally:
     bytes_read = 0
 
@@ -230,7 +217,7 @@ def _produce(
             if not writing:
                 continue
             keys = item.data.get("genre_keys", ())
-            unknown = link_writer.add(item.tmdb_id, keys) if link_writer is not None else True
+            unknown = category_tally.add(keys) if category_tally is not None else True
             if unknown:
                 for key, name in zip(keys, item.data.get("genres", ()), strict=True):
                     if type(key) is str:
@@ -267,10 +254,10 @@ PROGRESS_COUNTS = struct.Struct("!QQ")
 
 
 def child_arguments(
-    fd: int, tenant: str, on_error: OnError, encoding: str | None, links: LinkPlan | None = None
+    fd: int, tenant: str, on_error: OnError, encoding: str | None, categories: CategoryPlan | None = None
 ) -> list[str]:
     """The command line of a child process that parses a range of the file open on `fd`."""
-    return [str(fd), tenant, on_error, encoding or "", links.encode() if links is not None else ""]
+    return [str(fd), tenant, on_error, encoding or "", categories.encode() if categories is not None else ""]
 
 
 def split_chunk(payload: bytes) -> tuple[memoryview, bytes]:
@@ -284,10 +271,10 @@ def _child_main(argv: list[str]) -> int:
     # Yield the CPU to the server's requests and to PostgreSQL when they want it: an import is a
     # batch job, a page of movies is somebody waiting. Alone on the machine it loses nothing.
     os.nice(PARSER_NICENESS)
-    fd_text, tenant, on_error, encoding_text, links_text = argv
+    fd_text, tenant, on_error, encoding_text, categories_text = argv
     fd = int(fd_text)
     encoding = encoding_text or None
-    links = LinkPlan.decode(links_text) if links_text else None
+    categories = CategoryPlan.decode(categories_text) if categories_text else None
     part = ByteRange.decode(sys.stdin.buffer.readline())
     out = sys.stdout.buffer
 
@@ -304,7 +291,7 @@ def _child_main(argv: list[str]) -> int:
         write(PROGRESS, PROGRESS_COUNTS.pack(rows, bytes_read))
 
     try:
-        tally = _parse_part(fd, part, tenant, on_error, encoding, send, progress, links)
+        tally = _parse_part(fd, part, tenant, on_error, encoding, send, progress, categories)
     except InvalidCsv as exc:
         write(FAILED, pickle.dumps(exc))
     else:
@@ -322,7 +309,7 @@ def _parse_part(
     encoding: str | None,
     send: Send,
     progress: Progress,
-    links: LinkPlan | None,
+    categories: CategoryPlan | None,
 ) -> Tally:
     header = None
     if part.first_line > 1:
@@ -332,7 +319,15 @@ def _parse_part(
             return Tally()
     source = RangeReader(fd, part)
     return produce(
-        source, tenant, on_error, encoding, send, progress, header=header, first_line=part.first_line, links=links
+        source,
+        tenant,
+        on_error,
+        encoding,
+        send,
+        progress,
+        header=header,
+        first_line=part.first_line,
+        categories=categories,
     )
 
 

@@ -1,8 +1,8 @@
 """One tenant's movies for the reads SQLAlchemy serves (facets, exports), and the listing filters
 every read shares (as SQL text: the read pool's statements use them too, see movies/reads.py)."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +33,15 @@ class MovieFilters:
     runtime_lte: int | None = None
     search: str | None = None  # a tsquery text (see search.tsquery_text), not the words typed
     category: int | None = None
+    # The genres whose movies are in `category` or below it, looked up by resolved(): constants in
+    # the SQL, so that the planner sees how many movies they hold. Not part of the filters' identity.
+    category_genres: tuple[int, ...] | None = None
+
+    async def resolved(self, genres_in_category: "GenresInCategory") -> "MovieFilters":
+        """These filters, ready for where(): with the category's genres looked up."""
+        if self.category is None or self.category_genres is not None or self._matches_nothing():
+            return self
+        return replace(self, category_genres=tuple(await genres_in_category(self.category)))
 
     def where(self, bind: Bind) -> list[str]:
         """The filters as SQL conditions on `movies`; `bind` takes each value and returns its
@@ -58,7 +67,9 @@ class MovieFilters:
         if self.search is not None:
             conditions.append(f"{SEARCH_VECTOR_SQL} @@ {tsquery_sql(bind(self.search))}")
         if self.category is not None:
-            conditions.append(IN_CATEGORY_SQL.format(category=bind(self.category)))
+            if self.category_genres is None:
+                raise ValueError("the category's genres are not looked up: call MovieFilters.resolved() first")
+            conditions.append(_any_genre(self.category_genres, bind))
         return conditions
 
     def _matches_nothing(self) -> bool:
@@ -88,7 +99,9 @@ class MovieFilters:
 
     def canonical(self) -> bytes:
         """The filters as bytes, equal for equal filters (cursors are bound to them)."""
-        return orjson.dumps({name: str(value) for name, value in vars(self).items() if value is not None})
+        values = {name: str(value) for name, value in vars(self).items() if value is not None}
+        values.pop("category_genres", None)
+        return orjson.dumps(values)
 
 
 def _genre_condition(value: str, bind: Bind) -> str:
@@ -106,21 +119,37 @@ def _genre_condition(value: str, bind: Bind) -> str:
     return "(" + " OR ".join(alternatives) + ")" if alternatives else "false"
 
 
-# Linked to the category or to any category below it; the path stops the walk at a cycle inserted by hand.
-IN_CATEGORY_SQL = """EXISTS (
-    SELECT FROM movie_categories
-    WHERE movie_categories.tenant = movies.tenant AND movie_categories.tmdb_id = movies.tmdb_id
-    AND movie_categories.category_id IN (
-        WITH RECURSIVE subtree(id, path) AS (
-            SELECT categories.id, ARRAY[categories.id] FROM categories WHERE categories.id = {category}
-            UNION ALL
-            SELECT categories.id, subtree.path || categories.id
-            FROM categories JOIN subtree ON categories.parent_id = subtree.id
-            WHERE array_position(subtree.path, categories.id) IS NULL
-        )
-        SELECT id FROM subtree
+def _any_genre(genres: Sequence[int], bind: Bind) -> str:
+    """Movies with any of these canonical genres: one containment test each, on the GIN index."""
+    tests = [f"{GENRE_KEYS_SQL} @> CAST({bind(orjson.dumps([genre]).decode())} AS jsonb)" for genre in genres]
+    return "(" + " OR ".join(tests) + ")" if tests else "false"
+
+
+# The genres of a category and of every category below it: a movie is in a category through its
+# genres (see categories/counts.py). The path stops the walk at a cycle inserted by hand.
+GENRES_IN_CATEGORY_SQL = """
+    WITH RECURSIVE subtree(id, path) AS (
+        SELECT categories.id, ARRAY[categories.id] FROM categories WHERE categories.id = {category}
+        UNION ALL
+        SELECT categories.id, subtree.path || categories.id
+        FROM categories JOIN subtree ON categories.parent_id = subtree.id
+        WHERE array_position(subtree.path, categories.id) IS NULL
     )
-)"""
+    SELECT DISTINCT genre_categories.genre_id FROM genre_categories
+    WHERE genre_categories.category_id IN (SELECT id FROM subtree)
+    ORDER BY genre_categories.genre_id"""
+
+GenresInCategory = Callable[[int], Awaitable[list[int]]]
+
+
+def genres_in_category(session: AsyncSession) -> GenresInCategory:
+    """MovieFilters.resolved's lookup, in the session's transaction."""
+
+    async def look_up(category: int) -> list[int]:
+        sql = text(GENRES_IN_CATEGORY_SQL.format(category=":category"))
+        return list(await session.scalars(sql, {"category": category}))
+
+    return look_up
 
 
 class MovieRepository:
@@ -134,6 +163,7 @@ class MovieRepository:
         """(facet, value, label, count) rows: see facets.facets_statement. Read from the tenant's own
         partition, as a facet over a big tenant is a long read."""
         movies = await self._own_partition()
+        filters = await filters.resolved(genres_in_category(self.session))
         return [tuple(row) for row in await self.session.execute(facets_statement(movies, filters.conditions()))]
 
     async def stream_all(
@@ -142,6 +172,7 @@ class MovieRepository:
         """(tmdb_id, data) of every matching movie by TMDB id, fetched `batch_size` rows at a time
         through a server-side cursor, so the catalog is never in memory whole."""
         movies = await self._own_partition()
+        filters = await filters.resolved(genres_in_category(self.session))
         statement = (
             select(movies.c.tmdb_id, movies.c.data)
             .where(*filters.conditions())
@@ -153,6 +184,7 @@ class MovieRepository:
     async def extra_columns(self, filters: MovieFilters = MovieFilters()) -> tuple[str, ...]:
         """The CSV columns beyond the seed's that any matching movie has, sorted by name."""
         movies = await self._own_partition()
+        filters = await filters.resolved(genres_in_category(self.session))
         names = func.jsonb_object_keys(movies.c.data["extra"])
         statement = select(names).where(*filters.conditions()).distinct()
         # Sorted here, not by the database's collation, so the order is the same on every server.

@@ -27,7 +27,7 @@ from .parse_workers import (
     FRAME,
     PROGRESS,
     PROGRESS_COUNTS,
-    LinkPlan,
+    CategoryPlan,
     OnError,
     Progress,
     Tally,
@@ -53,7 +53,7 @@ class RowStream:
         self.encoding = encoding
         self.progress = progress
         self.size = _file_size(source)  # 0 when not a real file
-        self.links: LinkPlan | None = None  # set before chunks() to have movie↔category rows written
+        self.categories: CategoryPlan | None = None  # set before chunks() to have movies counted per category set
         self.tally = Tally()
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._stop = threading.Event()
@@ -73,7 +73,13 @@ class RowStream:
     def _produce(self) -> Tally:
         try:
             return produce(
-                self.source, self.tenant, self.on_error, self.encoding, self._send, self.progress, links=self.links
+                self.source,
+                self.tenant,
+                self.on_error,
+                self.encoding,
+                self._send,
+                self.progress,
+                categories=self.categories,
             )
         finally:
             self._send(None)
@@ -188,7 +194,7 @@ class ProcessRowStream(RowStream):
             sys.executable,
             "-m",
             parse_workers.__name__,
-            *child_arguments(fd, self.tenant, self.on_error, self.encoding, self.links),
+            *child_arguments(fd, self.tenant, self.on_error, self.encoding, self.categories),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             pass_fds=[fd],

@@ -19,13 +19,22 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from moviemanager.categories.counts import LINKS_FROM_MOVIES, counts_insert
+from moviemanager.categories.counts import counts_insert
 from moviemanager.movies.genres import ALIASES, genre_key
 
 revision: str = "0003b"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# A movie's categories: those of its canonical genres, each once (the importer's SQL of this release).
+LINKS_FROM_MOVIES = """
+INSERT INTO {links} (tenant, tmdb_id, category_id)
+SELECT DISTINCT movie.tenant, movie.tmdb_id, genre_categories.category_id
+FROM {movies} AS movie
+CROSS JOIN LATERAL jsonb_array_elements(movie.data -> 'genre_keys') AS genre(key)
+JOIN genre_categories ON to_jsonb(genre_categories.genre_id) = genre.key
+"""
 
 # (id, name, parent id)
 CATEGORIES = [
