@@ -61,8 +61,9 @@ JOIN closure ON closure.id = genre_categories.category_id
 WHERE movies.tenant = :tenant GROUP BY closure.ancestor
 """
 # A movie's categories, as the app derives them (categories/counts.py).
+MOVIE_CATEGORIES = CATEGORIES_OF_GENRES_SQL.format(genre_keys="movies.data -> 'genre_keys'")
 MOVIE_CATEGORY_PAIRS = f"""
-SELECT count(*) FROM movies CROSS JOIN LATERAL {CATEGORIES_OF_GENRES_SQL.format(genre_keys="movies.data -> 'genre_keys'")} AS category
+SELECT count(*) FROM movies CROSS JOIN LATERAL {MOVIE_CATEGORIES} AS category
 WHERE movies.tenant = :tenant
 """
 FLAT_TREE = "SELECT id, parent_id, name FROM categories"
