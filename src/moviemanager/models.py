@@ -118,7 +118,7 @@ class CategoryCount(Base):
 
     tenant: Mapped[str] = mapped_column(Text, primary_key=True)
     category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    movie_count: Mapped[int] = mapped_column(Integer)  # linked to the category itself
+    movie_count: Mapped[int] = mapped_column(Integer)  # in the category itself, through their genres
     total_count: Mapped[int] = mapped_column(Integer)  # distinct movies in its subtree
 
 

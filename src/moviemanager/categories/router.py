@@ -33,8 +33,8 @@ async def list_categories(
 ) -> Response:
     """The category tree, nested through `subcategories`.
 
-    With a tenant (X-Tenant or `tenant`), each node has `movie_count` (movies linked to it) and
-    `total_count` (distinct movies in its subtree), narrowed by the filters of GET /movies
+    With a tenant (X-Tenant or `tenant`), each node has `movie_count` (movies in it, by their
+    genres) and `total_count` (distinct movies in its subtree), narrowed by the filters of GET /movies
     (`genre`, `year`, `q`…), which apply only with a tenant.
     """
     tree = await service.category_tree(uow, max_level=max_level, tenant=tenant, filters=filters)

@@ -4,7 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class CategoryNode(BaseModel):
     id: int
     name: str
-    movie_count: int | None = Field(None, description="With a tenant: movies linked to this category itself")
+    movie_count: int | None = Field(None, description="With a tenant: movies in this category itself, by genre")
     total_count: int | None = Field(None, description="With a tenant: distinct movies in this category's subtree")
     subcategories: list["CategoryNode"] = Field(default_factory=list)
 
