@@ -1,6 +1,7 @@
 """GET /categories?tenant=…: per-category counts, equal to what GET /movies?category=… lists."""
 
 import asyncio
+import csv
 import io
 import time
 
@@ -143,6 +144,22 @@ async def test_merge_and_dry_run_keep_links_and_counts_right(client, connection)
     await assert_stored_counts_are_live(connection, "report")
     documentary = [n for _, n in flatten((await client.get("/categories?tenant=report")).json()) if n["id"] == 27]
     assert documentary[0]["total_count"] == 1
+
+
+async def test_a_category_filters_the_export_facets_and_counts_as_the_listing(client):
+    await upload(client, "report", catalog())
+    ids = await listed(client, "report", category=1)  # Action and below
+    assert ids
+    params = {"tenant": "report", "category": 1}
+    exported = (await client.get("/movies", params={**params, "format": "csv"})).text.splitlines()
+    column = next(csv.reader(exported[:1])).index("TMDB ID")
+    assert sorted(row[column] for row in csv.reader(exported[1:])) == sorted(ids)
+    assert (await client.get("/movies/facets", params=params)).json()["total"] == len(ids)
+    for count in ("exact", "estimated"):
+        response = await client.get("/movies", params={**params, "count": count})
+        assert response.status_code == 200 and int(response.headers["X-Total-Count"]) >= 0
+    exact = await client.get("/movies", params={**params, "count": "exact"})
+    assert int(exact.headers["X-Total-Count"]) == len(ids)
 
 
 async def test_a_replace_rewrites_the_counts(client, connection):

@@ -244,7 +244,7 @@ async def test_a_revalidation_reads_no_movie(client, catalog, connection):
     assert not [sql for sql in statements if "movies" in sql], statements
 
 
-@pytest.mark.parametrize("filters", [{}, {"year_from": 2001, "q": "chuyen"}])
+@pytest.mark.parametrize("filters", [{}, {"year_from": 2001, "q": "chuyen"}, {"category": 1, "year_from": 2001}])
 async def test_facets_equal_the_listing_counts(client, catalog, filters):
     response = await client.get("/movies/facets", params={"tenant": "alpha", **filters})
     assert response.status_code == 200, response.text
