@@ -31,24 +31,25 @@ async def test_lists_movies_with_the_seed_fields(client, catalog):
     assert first == {
         "movie_name": "Hài Hước Mỗi Ngày",
         "movie_link": "https://phimmoi.example/phim/10",
-        "fshare_link": None,
+        "fshare_link": "",
         "original_title": "Movie 10",
         "genre": "Phim Hài, Phim Nhạc",
         "year": 2024,
         "runtime": "95 phút",
         "rating": 7.1,
         "overview": "Một câu chuyện, với dấu phẩy.",
-        "poster_url": None,
-        "backdrop_url": None,
+        "poster_url": "",
+        "backdrop_url": "",
         "tmdb_id": "10",
         "category_id": 3,
         "categories": [{"id": 3, "name": "Comedy"}, {"id": 32, "name": "Music"}],
+        "rated": True,
         "genres": ["Phim Hài", "Phim Nhạc"],
         "runtime_minutes": 95,
         "runtime_per_episode": False,
         "extra": {},
     }
-    assert movies[2]["rating"] is None
+    assert movies[2]["rating"] == 0 and movies[2]["rated"] is False
     assert movies[2]["runtime_minutes"] == 64 and movies[2]["runtime_per_episode"] is True
     assert movies[3]["year"] is None
 
@@ -179,7 +180,7 @@ async def test_registered_tenant_without_movies_lists_nothing(client, uow):
     ("params", "headers", "status"),
     [
         ({}, {}, 400),
-        ({"tenant": "alpha"}, {"X-Tenant": "beta"}, 400),
+        ({"tenant": "unknown"}, {"X-Tenant": "alpha"}, 404),  # the parameter names the tenant
         ({"tenant": "Bad Name"}, {}, 422),
         ({}, {"X-Tenant": "../etc"}, 422),
         ({"tenant": "x" * 65}, {}, 422),

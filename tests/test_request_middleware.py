@@ -13,7 +13,7 @@ from .conftest import ADMIN
 from .factories import catalog_csv, movie
 
 BROWSER = "http://localhost:3000"
-EXPOSED = "Link, X-Total-Count, X-Process-Time, ETag"
+EXPOSED = "Link, X-Total-Count, X-Process-Time, ETag, X-Tenant"
 
 
 @pytest.fixture
@@ -36,6 +36,8 @@ async def test_every_response_varies_on_origin(client):
     assert listing.headers.get_list("Vary") == ["Origin"]
     assert listing.headers["Access-Control-Allow-Origin"] == "*"
     assert listing.headers["Access-Control-Expose-Headers"] == EXPOSED
+    assert listing.headers["X-Tenant"] == "nobody"  # the tenant it used, even for a 404
+    assert "x-tenant" not in plain.headers  # not tenant-scoped
 
 
 async def test_origin_joins_the_responses_own_vary(client):

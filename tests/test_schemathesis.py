@@ -50,7 +50,7 @@ def live_server(fuzz_database: URL, settings: Settings) -> Iterator[str]:
 
 
 # What a schema-valid request may still get, beyond schemathesis' defaults, because OpenAPI cannot
-# say it: 400 when the X-Tenant header and the tenant parameter name different tenants; and for
+# say it: 400 when q and search differ; and for
 # /reload 422 when the uploaded bytes are not a valid catalog CSV (or would empty the tenant); for
 # category administration 422 when parent_id names no category.
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from .config import Settings
-from .errors import TenantConflict, TenantMissing
 from .models import TENANT_NAME_PATTERN
 from .movies.cursor import CursorCodec, secret_from
+from .tenancy import chosen_tenant, note_tenant, required_tenant
 from .uow import UnitOfWork
 
 
@@ -35,6 +35,7 @@ async def cursor_codec(request: Request) -> CursorCodec:
 
 
 async def tenant_name(
+    request: Request,
     x_tenant: Annotated[
         str | None, Header(pattern=TENANT_NAME_PATTERN, description="The tenant (catalog) to use", examples=["movies"])
     ] = None,
@@ -42,30 +43,32 @@ async def tenant_name(
         str | None,
         Query(
             pattern=TENANT_NAME_PATTERN,
-            description="The tenant, when no X-Tenant header is sent",
+            description="The tenant; wins over the X-Tenant header when both are given",
             examples=["movies"],
         ),
     ] = None,
 ) -> str:
-    """The tenant named by the X-Tenant header or the `tenant` parameter (FastAPI checks the pattern)."""
-    name = optional_tenant_name(x_tenant, tenant)
-    if name is None:
-        raise TenantMissing("Name the tenant with the X-Tenant header or the tenant query parameter")
+    """The tenant named by the `tenant` parameter or the X-Tenant header (FastAPI checks the pattern)."""
+    name = required_tenant(x_tenant, tenant)
+    note_tenant(request.scope, name)
     return name
 
 
-def optional_tenant_name(
+async def optional_tenant_name(
+    request: Request,
     x_tenant: Annotated[
         str | None, Header(pattern=TENANT_NAME_PATTERN, description="The tenant (catalog) to use")
     ] = None,
     tenant: Annotated[
-        str | None, Query(pattern=TENANT_NAME_PATTERN, description="The tenant, when no X-Tenant header is sent")
+        str | None,
+        Query(pattern=TENANT_NAME_PATTERN, description="The tenant; wins over the X-Tenant header when both are given"),
     ] = None,
 ) -> str | None:
-    """The tenant named by the X-Tenant header or the `tenant` parameter, if any."""
-    if x_tenant is not None and tenant is not None and x_tenant != tenant:
-        raise TenantConflict(f"X-Tenant header {x_tenant!r} and tenant parameter {tenant!r} differ")
-    return x_tenant if x_tenant is not None else tenant
+    """The tenant named by the `tenant` parameter or the X-Tenant header, if any."""
+    name = chosen_tenant(x_tenant, tenant)
+    if name is not None:
+        note_tenant(request.scope, name)
+    return name
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]

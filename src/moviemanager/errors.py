@@ -50,10 +50,6 @@ class TenantMissing(DomainError):
     status_code = 400
 
 
-class TenantConflict(DomainError):
-    status_code = 400
-
-
 class TenantNotFound(DomainError):
     status_code = 404
 
@@ -93,6 +89,12 @@ class InvalidCursor(DomainError):
 
 class InvalidListing(DomainError):
     """Listing parameters that are each valid but do not go together."""
+
+    status_code = 400
+
+
+class UnknownParameter(DomainError):
+    """A query parameter the endpoint does not take."""
 
     status_code = 400
 

@@ -8,7 +8,8 @@ layers cost a page from the page cache about 20 µs, a tenth of its Python time 
 - CORS is Starlette's policy: a preflight gets Starlette's own answer; any other response to a
   request with an Origin allows it (`*`, or the origin itself when listed) and exposes the headers
   a browser client reads; every response varies on Origin.
-- Every response carries X-Process-Time (seconds); every request is logged once (logs.py).
+- Every response carries X-Process-Time (seconds), and a tenant-scoped one X-Tenant, the tenant it
+  used (tenancy.py); every request is logged once (logs.py).
 """
 
 import time
@@ -19,9 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .limits import BodyCap
 from .logs import log_request
+from .tenancy import noted_tenant
 
 CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]
-EXPOSED_HEADERS = ["Link", "X-Total-Count", "X-Process-Time", "ETag"]
+EXPOSED_HEADERS = ["Link", "X-Total-Count", "X-Process-Time", "ETag", "X-Tenant"]
 
 
 class RequestMiddleware:
@@ -55,6 +57,8 @@ class RequestMiddleware:
                 if not preflight:
                     self._add_cors_headers(response_headers, origin)
                 response_headers.append((b"x-process-time", b"%.6f" % (time.perf_counter() - started)))
+                if (tenant := noted_tenant(scope)) is not None:
+                    response_headers.append((b"x-tenant", tenant.encode()))
             await send(message)
 
         try:

@@ -18,7 +18,7 @@ OptionalTenantDep = Annotated[str | None, Depends(optional_tenant_name)]
     "/categories",
     response_model=list[CategoryNode],  # documents the body; the nodes are serialised directly (see service)
     responses={
-        400: {"model": ErrorBody, "description": "Header and parameter name different tenants; q without words"},
+        400: {"model": ErrorBody, "description": "q without words, or q and search differ"},
         404: {"model": ErrorBody, "description": "Unknown tenant"},
     },
 )
@@ -46,7 +46,6 @@ async def list_categories(
     response_model=list[GenreRead],
     response_model_exclude_none=True,
     responses={
-        400: {"model": ErrorBody, "description": "Header and parameter name different tenants"},
         404: {"model": ErrorBody, "description": "Unknown tenant"},
     },
 )

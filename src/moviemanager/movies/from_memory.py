@@ -10,15 +10,15 @@ cost (bench/read.py).
 Validating the request again is not needed: an entry exists only because a request with the same
 key (tenant, language, path, every parameter) was valid and answered, and the answer cannot have
 changed since (same data version). Anything else goes to the routes, which answer it as before:
-another path or method, no tenant, a tenant named differently by header and parameter, a version
-or an entry not in memory. Reads need no token (README, Security): should they ever need one, it
-must be checked here first.
+another path or method, no tenant, a version or an entry not in memory. Reads need no token
+(README, Security): should they ever need one, it must be checked here first.
 """
 
 from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..tenancy import chosen_tenant, note_tenant
 from .caching import first_header, request_conditional
 from .genres import preferred_language
 from .reads import Caches
@@ -61,19 +61,17 @@ def _answer(scope: Scope) -> Response | None:
     page = caches.bodies.get(etag)
     if page is None:
         return None
+    note_tenant(scope, tenant)
     if conditional.not_modified(etag):
         return not_modified(etag)
     return page_response(page, scope, query)
 
 
 def _tenant(scope: Scope, query: list[tuple[str, str]]) -> str | None:
-    """The tenant as the routes take it (params.request_tenant): the X-Tenant header, else the last
-    `tenant` parameter; None when there is none, or when the two differ (the routes' 400)."""
-    header = first_header(scope, b"x-tenant")
+    """The tenant as the routes take it (tenancy.py): the last `tenant` parameter, else the X-Tenant
+    header; None when there is none."""
     parameter = None
     for name, value in query:
         if name == "tenant":
             parameter = value
-    if header is not None and parameter is not None and header != parameter:
-        return None
-    return header if header is not None else parameter
+    return chosen_tenant(first_header(scope, b"x-tenant"), parameter)

@@ -14,9 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
 from starlette.datastructures import QueryParams
 
-from ..deps import optional_tenant_name
-from ..errors import InvalidListing, TenantMissing
+from ..errors import InvalidListing, UnknownParameter
 from ..models import TENANT_NAME_PATTERN
+from ..tenancy import note_tenant, required_tenant
 from .genres import Language, preferred_language
 from .ordering import Sort
 from .repository import MovieFilters
@@ -31,7 +31,7 @@ GENRE_DESCRIPTION = (
     " `a,b`: all of them, `a|b`: any of them"
 )
 LANGUAGE_DESCRIPTION = "vi or en: the language of the canonical genre names in `genres`; otherwise as written"
-TENANT_DESCRIPTION = "The tenant, when no X-Tenant header is sent"
+TENANT_DESCRIPTION = "The tenant; wins over the X-Tenant header when both are given"
 
 
 class FilterParams(BaseModel):
@@ -51,11 +51,13 @@ class FilterParams(BaseModel):
         description="Search titles and overviews, ignoring case and accents (`hai huoc` finds 'Hài Hước');"
         " every word must match, the last as a prefix (`stran` finds 'Stranger Things')",
     )
+    search: str | None = Field(None, max_length=MAX_QUERY_CHARS, description="Another name for `q`")
 
     def filters(self) -> MovieFilters:
+        text = self.search_text()
         search = None
-        if self.q is not None:
-            words = query_words(self.q)
+        if text is not None:
+            words = query_words(text)
             if not words:
                 raise InvalidListing("q has no letters or digits to search for")
             search = tsquery_text(words)
@@ -70,6 +72,12 @@ class FilterParams(BaseModel):
             search=search,
             category=self.category,
         )
+
+    def search_text(self) -> str | None:
+        """`q`, or `search`: the original API's name for it."""
+        if self.q is not None and self.search is not None and self.q != self.search:
+            raise InvalidListing("q and search are one parameter under two names: send one of them")
+        return self.q if self.q is not None else self.search
 
 
 class ListParams(FilterParams):
@@ -91,6 +99,13 @@ class ListParams(FilterParams):
 
     @classmethod
     def from_request(cls, request: Request) -> Self:
+        """The parameters, validated; an unknown one is refused (400), rather than ignored, so that
+        a misspelt filter never answers the whole catalog. Names starting with `_` (cache-busters) pass."""
+        unknown = [name for name in request.query_params if name not in cls.model_fields and name[:1] != "_"]
+        if unknown:
+            raise UnknownParameter(
+                f"Unknown query parameter {unknown[0][:40]!r}; GET /movies accepts {', '.join(cls.model_fields)}"
+            )
         return _validated(cls, request.query_params)
 
 
@@ -119,7 +134,7 @@ _TENANT_HEADER = TypeAdapter(Annotated[str, StringConstraints(pattern=TENANT_NAM
 
 
 def request_tenant(request: Request, tenant_param: str | None) -> str:
-    """The tenant of the X-Tenant header or the `tenant` parameter, as deps.tenant_name checks it."""
+    """The tenant of the `tenant` parameter or the X-Tenant header, as deps.tenant_name takes it."""
     header = request.headers.get("x-tenant")
     if header is not None:
         try:
@@ -127,9 +142,8 @@ def request_tenant(request: Request, tenant_param: str | None) -> str:
         except ValidationError as exc:
             errors = [{**error, "loc": ("header", "x-tenant")} for error in exc.errors()]
             raise RequestValidationError(errors) from None
-    name = optional_tenant_name(header, tenant_param)
-    if name is None:
-        raise TenantMissing("Name the tenant with the X-Tenant header or the tenant query parameter")
+    name = required_tenant(header, tenant_param)
+    note_tenant(request.scope, name)
     return name
 
 

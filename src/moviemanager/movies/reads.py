@@ -288,6 +288,10 @@ def movie_json_sql(language: str) -> str:
 
 
 SHOWN = tuple(MovieRead.model_fields)
+# The text fields the original API never answered null for.
+ALWAYS_TEXT = frozenset(
+    name for name, field in MovieRead.model_fields.items() if field.annotation is str and name != "tmdb_id"
+)
 
 
 def _field_sql(name: str, language: str) -> str:
@@ -302,6 +306,12 @@ def _field_sql(name: str, language: str) -> str:
             return LOCALIZED_GENRES.format(language=f"CAST({language} AS text)")
         case "extra":
             return "COALESCE(NULLIF(page.data -> 'extra', 'null'::jsonb), '{}'::jsonb)"
+        case "rating":  # unrated: 0, as the original API answered (and TMDB's vote_average without votes)
+            return "COALESCE(NULLIF(page.data -> 'rating', 'null'::jsonb), '0'::jsonb)"
+        case "rated":
+            return "COALESCE(page.data -> 'rating', 'null'::jsonb) <> 'null'::jsonb"
+        case _ if name in ALWAYS_TEXT:  # an empty cell is "", as the original API answered
+            return f"COALESCE(NULLIF(page.data -> '{name}', 'null'::jsonb), '\"\"'::jsonb)"
         case _:
             return f"page.data -> '{name}'"
 

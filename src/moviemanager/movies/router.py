@@ -24,7 +24,7 @@ from .schemas import Facets, ImportReport, MovieRead
 router = APIRouter(tags=["movies"])
 
 TENANT_ERRORS = {
-    400: {"model": ErrorBody, "description": "No tenant named, or header and parameter differ"},
+    400: {"model": ErrorBody, "description": "No tenant named"},
     404: {"model": ErrorBody, "description": "Unknown tenant or movie"},
 }
 
@@ -36,6 +36,10 @@ JSON_TENANT_ERRORS = {
     }
     for status, error in TENANT_ERRORS.items()
 }
+
+
+# The longest body read as JSON for "no file": null or {} with some whitespace.
+MAX_EMPTY_JSON = 64
 
 
 class CsvResponse(StreamingResponse):
@@ -169,7 +173,7 @@ async def get_movie(request: Request, tmdb_id: str) -> Response:
         **TENANT_ERRORS,
         **AUTH_ERRORS,
         404: {"model": ErrorBody, "description": "No file sent and the tenant has no default CSV"},
-        415: {"model": ErrorBody, "description": "The body is not multipart/form-data"},
+        415: {"model": ErrorBody, "description": "The body is neither multipart/form-data nor the JSON null or {}"},
         409: {"model": ErrorBody, "description": "Long reads kept the catalog busy; nothing was changed, retry"},
         422: {
             "model": CsvErrorBody | ErrorBody | RequestValidationErrorBody,
@@ -199,6 +203,7 @@ async def reload(
     """Replace (or merge into) the tenant's movies, atomically, from an uploaded CSV or the default one.
 
     Needs `Authorization: Bearer <token>`: the admin token, or a token of this tenant.
+    No body, or the JSON `null` or `{}`, reloads the tenant's default CSV.
 
     The file is parsed as it streams into PostgreSQL's COPY; the report comes after COMMIT.
     """
@@ -223,5 +228,19 @@ async def _check_upload_shape(request: Request) -> None:
                 "send the CSV as the field 'file', or no body at all for the default CSV"
             )
         return
-    if content_type and has_body:
-        raise UnsupportedMediaType("Upload the CSV as multipart/form-data with the file in the field 'file'")
+    if content_type and has_body and not await _is_empty_json(request, content_type):
+        raise UnsupportedMediaType(
+            "Upload the CSV as multipart/form-data with the file in the field 'file';"
+            " for the tenant's default CSV send no body, or the JSON null or {}"
+        )
+
+
+async def _is_empty_json(request: Request, content_type: str) -> bool:
+    """A JSON body of null or {}: what a JSON client (axios) sends for "no file"."""
+    length = request.headers.get("content-length", "")
+    if not content_type.startswith("application/json") or not length.isdigit() or int(length) > MAX_EMPTY_JSON:
+        return False
+    try:
+        return orjson.loads(await request.body()) in (None, {})
+    except orjson.JSONDecodeError:
+        return False

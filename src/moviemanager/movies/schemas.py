@@ -11,23 +11,29 @@ class CategoryRef(BaseModel):
 
 
 class MovieRead(BaseModel):
-    """A movie as the API shows it: the seed's fields first, then the ones added since."""
+    """A movie as the API shows it: the seed's fields first, with the seed's JSON types (text
+    fields are "" when the cell is empty; an unrated movie's rating is 0), then the ones added since."""
 
     movie_name: str
-    movie_link: str | None = None
-    fshare_link: str | None = None
-    original_title: str | None = None
-    genre: str | None = Field(None, description="The Genre cell as written in the CSV")
+    movie_link: str = ""
+    fshare_link: str = ""
+    original_title: str = ""
+    genre: str = Field("", description="The Genre cell as written in the CSV")
     year: int | None = None
     runtime: str | None = Field(None, description="The Runtime cell as written, e.g. '64 phút/tập'")
-    rating: float | None = None
-    overview: str | None = None
-    poster_url: str | None = None
-    backdrop_url: str | None = None
+    rating: float = Field(0, description="0–10; 0 when the movie is unrated (see `rated`)")
+    overview: str = ""
+    poster_url: str = ""
+    backdrop_url: str = ""
     tmdb_id: str
     category_id: int | None = Field(None, description="The movie's first category (lowest id), as in `categories`")
     categories: list[CategoryRef] = Field(
         default_factory=list, description="Every category the movie's genres put it in, by id"
+    )
+    rated: bool = Field(
+        False,
+        description="False when the Rating cell was empty: `rating` reads 0, yet rating filters never match"
+        " the movie and sorting by rating puts it below every rated one",
     )
     genres: list[str] = Field(
         default_factory=list,
