@@ -34,13 +34,13 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from moviemanager.app import create_app
-from moviemanager.categories.counts import CATEGORIES_OF_GENRES_SQL, category_counts
 from moviemanager.categories.repository import CategoryRepository
 from moviemanager.config import Settings
 from moviemanager.db import app_url, async_url, create_engine, create_sessionmaker
 from moviemanager.migrations import upgrade_to_head
-from moviemanager.movies.importer import import_catalog
-from moviemanager.movies.repository import MovieFilters
+from moviemanager.movies.category_counts import CATEGORIES_OF_GENRES_SQL, category_counts
+from moviemanager.movies.importing.importer import import_catalog
+from moviemanager.movies.reading.filters import MovieFilters
 from moviemanager.uow import UnitOfWork
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/moviemanager_bench_categories"
@@ -60,7 +60,7 @@ JOIN genre_categories ON to_jsonb(genre_categories.genre_id) = genre.key
 JOIN closure ON closure.id = genre_categories.category_id
 WHERE movies.tenant = :tenant GROUP BY closure.ancestor
 """
-# A movie's categories, as the app derives them (categories/counts.py).
+# A movie's categories, as the app derives them (movies/category_counts.py).
 MOVIE_CATEGORIES = CATEGORIES_OF_GENRES_SQL.format(genre_keys="movies.data -> 'genre_keys'")
 MOVIE_CATEGORY_PAIRS = f"""
 SELECT count(*) FROM movies CROSS JOIN LATERAL {MOVIE_CATEGORIES} AS category

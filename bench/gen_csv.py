@@ -24,7 +24,7 @@ from itertools import permutations
 from pathlib import Path
 from typing import TextIO
 
-from moviemanager.movies.csv_import import COLUMNS
+from moviemanager.movies.columns import COLUMNS
 
 HEADER = list(COLUMNS)  # the seed's columns, in the seed's order
 BAD_YEAR = "abc"

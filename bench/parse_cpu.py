@@ -13,7 +13,7 @@ import sys
 import time
 
 from moviemanager.movies import search
-from moviemanager.movies.parse_workers import produce
+from moviemanager.movies.importing.parse_workers import produce
 
 
 def produce_rows(path: str) -> int:

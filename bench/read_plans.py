@@ -10,9 +10,9 @@ import orjson
 from sqlalchemy.engine import make_url
 
 from moviemanager.migrations.tenant_isolation import APP_ROLE
-from moviemanager.movies.cursor import CursorCodec
-from moviemanager.movies.params import FilterParams
-from moviemanager.movies.reads import MOVIE_STATEMENT, VERSION_STATEMENT, Listing, cursor_scope, page_statement
+from moviemanager.movies.reading.cursor import CursorCodec
+from moviemanager.movies.reading.params import FilterParams
+from moviemanager.movies.reading.views import MOVIE_STATEMENT, VERSION_STATEMENT, Listing, cursor_scope, page_statement
 
 
 def explain_case(database_url: str, secret: str, spec: dict[str, Any]) -> str:

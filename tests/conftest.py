@@ -23,7 +23,7 @@ from moviemanager.db import app_url, async_url, create_engine, create_sessionmak
 from moviemanager.embedded import EmbeddedPostgres
 from moviemanager.migrations import upgrade_to_head
 from moviemanager.models import Tenant
-from moviemanager.movies.bulk import BulkMovies
+from moviemanager.movies.importing.bulk import BulkMovies
 from moviemanager.read_pool import TransactionReads
 from moviemanager.uow import UnitOfWork
 

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from moviemanager.categories.counts import category_set_sql
 from moviemanager.categories.repository import CategoryRepository
 from moviemanager.config import PACKAGED_CSV_DIR
-from moviemanager.movies.ordering import GENRE_KEYS_SQL
-from moviemanager.movies.parse_workers import CategoryPlan, produce
-from moviemanager.movies.service import load_default_catalogs
+from moviemanager.movies.category_counts import category_set_sql
+from moviemanager.movies.importing.parse_workers import CategoryPlan, produce
+from moviemanager.movies.importing.service import load_default_catalogs
+from moviemanager.movies.reading.ordering import GENRE_KEYS_SQL
 from moviemanager.uow import UnitOfWork
 
 from .factories import catalog_csv, movie

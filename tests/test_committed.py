@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from moviemanager.movies.reading.repository import MovieRepository
 
 from moviemanager import cli
 from moviemanager.app import create_app, serving
 from moviemanager.config import Settings
 from moviemanager.db import create_sessionmaker
-from moviemanager.movies.export import export_catalog
-from moviemanager.movies.repository import MovieFilters, MovieRepository
+from moviemanager.movies.exporting.service import export_catalog
+from moviemanager.movies.reading.filters import MovieFilters
 from moviemanager.read_pool import SET_TENANT, TenantConnection
 from moviemanager.uow import UnitOfWork
 

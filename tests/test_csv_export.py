@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from moviemanager.movies.csv_export import catalog_chunks
-from moviemanager.movies.csv_import import read_catalog
+from moviemanager.movies.exporting.csv_writer import catalog_chunks
 from moviemanager.movies.formulas import FORMULA_TRIGGERS, escape_formula, unescape_formula
+from moviemanager.movies.importing.csv_rows import read_catalog
 
 from .factories import HEADER, catalog_csv, movie
 

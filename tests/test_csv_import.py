@@ -6,7 +6,7 @@ import pytest
 
 from moviemanager.config import PACKAGED_CSV_DIR
 from moviemanager.errors import InvalidCsv
-from moviemanager.movies.csv_import import read_catalog
+from moviemanager.movies.importing.csv_rows import read_catalog
 
 from .factories import HEADER, catalog_csv, movie
 

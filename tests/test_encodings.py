@@ -6,8 +6,8 @@ import io
 import pytest
 
 from moviemanager.errors import InvalidCsv, InvalidUpload
-from moviemanager.movies import encodings
-from moviemanager.movies.encodings import check_encoding, decode_lines
+from moviemanager.movies.importing import encodings
+from moviemanager.movies.importing.encodings import check_encoding, decode_lines
 
 TEXT = 'Tên,Năm\r\nHài Hước,2001\r\n"Hai\ndòng",2002\r\n'
 

@@ -1,11 +1,11 @@
 """GET /movies.csv and GET /movies?format=csv: the catalog as a CSV that POST /reload reads back."""
 
 import pytest
+from moviemanager.movies.columns import COLUMNS
 
-from moviemanager.movies.csv_import import COLUMNS
-from moviemanager.movies.export import export_catalog
+from moviemanager.movies.exporting.service import export_catalog
 from moviemanager.movies.formulas import escape_formula
-from moviemanager.movies.repository import MovieFilters
+from moviemanager.movies.reading.filters import MovieFilters
 
 from .factories import HEADER, catalog_csv, movie
 

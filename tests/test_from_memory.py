@@ -4,7 +4,7 @@ process keeps, the same bytes the routes send; every other request goes to the r
 import httpx
 import pytest
 
-from moviemanager.movies import from_memory, reads
+from moviemanager.movies.reading import cached_answers, views
 
 from .live_app import eventually, reload, running
 
@@ -37,7 +37,7 @@ def comparable(response: httpx.Response) -> tuple:
 @pytest.fixture
 def routes_only(monkeypatch):
     """Switches the answers from memory off until `routes_only.undo()`."""
-    monkeypatch.setattr(from_memory, "_answer", lambda scope: None)
+    monkeypatch.setattr(cached_answers, "_answer", lambda scope: None)
     return monkeypatch
 
 
@@ -56,8 +56,8 @@ async def test_a_kept_response_is_answered_before_routing_with_the_routes_bytes(
         assert "link" in routed[0][0].headers and "x-total-count" in routed[1][0].headers
 
         routes_only.undo()
-        routes_only.setattr(reads, "list_movies", refuse)
-        routes_only.setattr(reads, "get_movie", refuse)
+        routes_only.setattr(views, "list_movies", refuse)
+        routes_only.setattr(views, "get_movie", refuse)
         for (path, params, headers), (fresh, revalidated) in zip(REQUESTS, routed, strict=True):
             again = await client.get(path, params=params, headers=headers)
             assert comparable(again) == comparable(fresh), path
@@ -73,7 +73,7 @@ async def test_every_other_request_goes_to_the_routes(own_settings, own_engine, 
         versions = app.state.caches.versions
         await eventually(lambda: versions.get("other") is not None)
         kept = await client.get("/movies", params={"tenant": "other", "limit": "2"})
-        monkeypatch.setattr(reads, "list_movies", refuse)
+        monkeypatch.setattr(views, "list_movies", refuse)
         assert (await client.get("/movies", params={"tenant": "other", "limit": "2"})).content == kept.content
 
         # the parameter names the tenant over the header, from memory as in the routes
@@ -94,6 +94,6 @@ async def test_with_the_page_cache_off_the_routes_answer_everything(own_settings
         await reload(client, "nocache", [1])
         await eventually(lambda: app.state.caches.versions.get("nocache") is not None)
         first = await client.get("/movies", params={"tenant": "nocache"})
-        monkeypatch.setattr(reads, "list_movies", refuse)
+        monkeypatch.setattr(views, "list_movies", refuse)
         with pytest.raises(Routed):
             await client.get("/movies", params={"tenant": "nocache"}, headers={"If-None-Match": first.headers["etag"]})

@@ -5,11 +5,11 @@ a filter uses an index only if its functions are LEAKPROOF (migration 0006)."""
 import io
 from decimal import Decimal
 
-from moviemanager.movies.importer import import_catalog
-from moviemanager.movies.ordering import order_for
-from moviemanager.movies.reads import Listing, Parameters, page_statement
-from moviemanager.movies.relevance import relevance_page_sql
-from moviemanager.movies.repository import MovieFilters, genres_in_category
+from moviemanager.movies.importing.importer import import_catalog
+from moviemanager.movies.reading.filters import MovieFilters, genres_in_category
+from moviemanager.movies.reading.ordering import order_for
+from moviemanager.movies.reading.relevance import relevance_page_sql
+from moviemanager.movies.reading.views import Listing, Parameters, page_statement
 from moviemanager.movies.search import tsquery_text
 from moviemanager.uow import UnitOfWork
 
@@ -153,7 +153,7 @@ async def test_canonical_genre_filters_use_the_genre_index_on_50k_rows(uow, sess
 
 
 async def test_category_filters_name_their_genres_so_an_empty_category_reads_no_movie(uow, sessions):
-    """A category lists the movies of its subtree's genres (categories/counts.py). Looked up first,
+    """A category lists the movies of its subtree's genres (movies/category_counts.py). Looked up first,
     the genres are constants in the page's SQL: the planner sees that few movies have them, and
     asks the genre index instead of walking the primary key through every movie."""
     await load(UnitOfWork(sessions), "big", 20_000)

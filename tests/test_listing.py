@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from moviemanager.movies.ordering import SORTS
+from moviemanager.movies.reading.ordering import SORTS
 
 from .factories import catalog_csv, movie
 

@@ -23,9 +23,9 @@ from moviemanager.migrations import (
     upgrade_to_head,
 )
 from moviemanager.migrations.tenant_isolation import isolation_statements
-from moviemanager.movies.ordering import SEARCH_VECTOR_SQL, TITLE_SQL, TITLE_WORDS_SQL
-from moviemanager.movies.reads import Listing, page_statement
-from moviemanager.movies.repository import MovieFilters
+from moviemanager.movies.reading.filters import MovieFilters
+from moviemanager.movies.reading.ordering import SEARCH_VECTOR_SQL, TITLE_SQL, TITLE_WORDS_SQL
+from moviemanager.movies.reading.views import Listing, page_statement
 from moviemanager.movies.search import DERIVED_KEYS, search_texts, tsquery_text
 
 from .conftest import create_scratch_database, drop_database

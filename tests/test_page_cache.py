@@ -1,6 +1,6 @@
 """The page cache keeps bodies by ETag within its size, dropping the least recently used first."""
 
-from moviemanager.movies.page_cache import ENTRY_OVERHEAD_BYTES, PageCache
+from moviemanager.movies.reading.page_cache import ENTRY_OVERHEAD_BYTES, PageCache
 
 
 def test_keeps_bodies_within_its_size_and_evicts_the_least_recently_used():

@@ -5,10 +5,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from moviemanager.errors import CatalogBusy, InvalidCsv, ShrinkRefused
-from moviemanager.movies import parallel_build, service
-from moviemanager.movies.bulk import BulkMovies
-from moviemanager.movies.importer import ImportOptions
-from moviemanager.movies.parallel_build import ParallelBuild
+from moviemanager.movies.importing import parallel_build, service
+from moviemanager.movies.importing.bulk import BulkMovies
+from moviemanager.movies.importing.importer import ImportOptions
+from moviemanager.movies.importing.parallel_build import ParallelBuild
 from moviemanager.uow import UnitOfWork
 
 from .conftest import remove_tenant

@@ -3,7 +3,7 @@
 import pytest
 
 from moviemanager.config import PACKAGED_CSV_DIR
-from moviemanager.movies.service import load_default_catalogs
+from moviemanager.movies.importing.service import load_default_catalogs
 
 from .factories import HEADER, catalog_csv, movie
 

@@ -9,8 +9,8 @@ from sqlalchemy import select, text
 
 from moviemanager.errors import CatalogBusy, InvalidCsv
 from moviemanager.models import Movie
-from moviemanager.movies import bulk, service
-from moviemanager.movies.bulk import BulkMovies
+from moviemanager.movies.importing import bulk, service
+from moviemanager.movies.importing.bulk import BulkMovies
 from moviemanager.movies.schemas import ImportReport
 from moviemanager.uow import UnitOfWork
 

@@ -11,12 +11,19 @@ import pytest
 from sqlalchemy import text
 
 from moviemanager.errors import FileProblem, InvalidCsv
-from moviemanager.movies import row_stream
-from moviemanager.movies.copy_format import copy_line
-from moviemanager.movies.encodings import decode_lines
-from moviemanager.movies.file_ranges import WHOLE_FILE, ByteRange, RangeReader, can_be_cut, halves, record_boundary
-from moviemanager.movies.importer import ImportOptions, _drop_repeated_ids, import_catalog
-from moviemanager.movies.parse_workers import Tally
+from moviemanager.movies.importing import row_stream
+from moviemanager.movies.importing.copy_format import copy_line
+from moviemanager.movies.importing.encodings import decode_lines
+from moviemanager.movies.importing.file_ranges import (
+    WHOLE_FILE,
+    ByteRange,
+    RangeReader,
+    can_be_cut,
+    halves,
+    record_boundary,
+)
+from moviemanager.movies.importing.importer import ImportOptions, _drop_repeated_ids, import_catalog
+from moviemanager.movies.importing.parse_workers import Tally
 from moviemanager.movies.search import search_texts
 from moviemanager.uow import UnitOfWork
 

@@ -5,8 +5,8 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from moviemanager.movies.page_cache import PageCache
-from moviemanager.movies.reads import Caches
+from moviemanager.movies.reading.page_cache import PageCache
+from moviemanager.movies.reading.views import Caches
 
 from .factories import catalog_csv, movie
 

@@ -22,12 +22,12 @@ from .errors import install_error_handlers
 from .health import router as health_router
 from .logs import configure_logging
 from .middleware import RequestMiddleware
-from .movies.from_memory import AnswersFromMemory
-from .movies.page_cache import PageCache
-from .movies.parallel_build import drop_every_leftover
-from .movies.reads import Caches
+from .movies.importing.parallel_build import drop_every_leftover
+from .movies.importing.service import load_default_catalogs
+from .movies.reading.cached_answers import AnswersFromMemory
+from .movies.reading.page_cache import PageCache
+from .movies.reading.views import Caches
 from .movies.router import router as movies_router
-from .movies.service import load_default_catalogs
 from .read_pool import ReadPool, connect_args
 from .tenants.router import router as tenants_router
 from .tenants.versions import LISTENER_NAME, SESSION_KEY, DataVersions

@@ -96,7 +96,7 @@ async def _migrate(settings: Settings) -> int:
 async def _load(settings: Settings, args: argparse.Namespace) -> int:
     from .db import create_sessionmaker, open_database
     from .errors import DomainError
-    from .movies.importer import ImportOptions, import_catalog
+    from .movies.importing.importer import ImportOptions, import_catalog
     from .tenants.service import is_valid_tenant_name
     from .uow import UnitOfWork
 
@@ -181,8 +181,8 @@ def _size(source: BinaryIO) -> int | None:
 async def _export(settings: Settings, tenant: str, output: Path | None) -> int:
     from .db import create_sessionmaker, open_database
     from .errors import TenantNotFound
-    from .movies.export import export_catalog
-    from .movies.repository import MovieFilters
+    from .movies.exporting.service import export_catalog
+    from .movies.reading.filters import MovieFilters
     from .uow import UnitOfWork
 
     async with open_database(settings) as engine:

@@ -10,7 +10,6 @@ from fastapi import Depends, Header, Query, Request
 
 from .config import Settings
 from .models import TENANT_NAME_PATTERN
-from .movies.cursor import CursorCodec, secret_from
 from .tenancy import chosen_tenant, note_tenant, required_tenant
 from .uow import UnitOfWork
 
@@ -22,16 +21,6 @@ async def unit_of_work(request: Request) -> UnitOfWork:
 
 async def app_settings(request: Request) -> Settings:
     return request.app.state.settings
-
-
-async def cursor_codec(request: Request) -> CursorCodec:
-    """The app's cursor signer, made on first use (it may create the secret file)."""
-    state = request.app.state
-    if getattr(state, "cursors", None) is None:
-        settings: Settings = state.settings
-        configured = settings.cursor_secret.get_secret_value() if settings.cursor_secret else None
-        state.cursors = CursorCodec(secret_from(configured, settings.data_dir))
-    return state.cursors
 
 
 async def tenant_name(

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .categories.repository import CategoryRepository
 from .db import Timeouts
-from .movies.bulk import BulkMovies
-from .movies.repository import MovieRepository
+from .movies.importing.bulk import BulkMovies
+from .movies.reading.repository import MovieRepository
 from .tenants.repository import TenantRepository
 from .tokens.repository import TokenRepository
 

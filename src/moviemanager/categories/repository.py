@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import LOCK_NOT_AVAILABLE, CategoriesBusy, sqlstate
 from ..models import Category, CategoryCount, Tenant, genre_categories
-from .counts import category_counts, counts_insert
+from ..movies.category_counts import category_counts, counts_insert
 
 # Category administration waits this long for running imports, then answers 409.
 ADMIN_LOCK_TIMEOUT = "5s"

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from ..deps import UowDep, optional_tenant_name
 from ..errors import ErrorBody
-from ..movies.params import FiltersDep
+from ..movies.reading.params import FiltersDep
 from . import genres_service, service
 from .schemas import CategoryNode, GenreRead
 

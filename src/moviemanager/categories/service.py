@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import CategoryConflict, CategoryNotFound, InvalidCategory
-from ..movies.repository import MovieFilters, genres_in_category
+from ..movies.reading.filters import MovieFilters, genres_in_category
 from ..tenants.service import require_tenant
 from ..uow import UnitOfWork
 from .repository import CategoryRow, Counts

@@ -7,18 +7,20 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from ..auth import AUTH_ERRORS, TenantWriterDep
-from ..deps import SettingsDep, TenantDep, UowDep, cursor_codec
+from ..deps import SettingsDep, TenantDep, UowDep
 from ..errors import CsvErrorBody, ErrorBody, InvalidUpload, RequestValidationErrorBody, UnsupportedMediaType
 from ..uow import UnitOfWork
-from . import reads, service
-from .caching import Conditional, NotModified, request_conditional
-from .csv_import import tmdb_id_from_text
-from .export import export_catalog
+from .columns import tmdb_id_from_text
+from .exporting.service import export_catalog
 from .genres import Language
-from .importer import ImportOptions, Mode, OnError
-from .params import FiltersDep, ListParams, MovieParams, openapi_parameters, request_language, request_tenant
-from .repository import MovieFilters
-from .responses import caching_headers, not_modified, page_response
+from .importing.importer import ImportOptions, Mode, OnError
+from .importing.service import reload_catalog, reload_default_catalog
+from .reading import views
+from .reading.cursor import cursor_codec
+from .reading.etags import Conditional, NotModified, request_conditional
+from .reading.filters import MovieFilters
+from .reading.params import FiltersDep, ListParams, MovieParams, openapi_parameters, request_language, request_tenant
+from .reading.responses import caching_headers, not_modified, page_response
 from .schemas import Facets, ImportReport, MovieRead
 
 router = APIRouter(tags=["movies"])
@@ -77,7 +79,7 @@ async def list_movies(request: Request) -> Response:
     filters = params.filters()
     if params.format == "csv":
         return await _csv_download(UnitOfWork(request.app.state.sessions), tenant, filters)
-    listing = reads.Listing(
+    listing = views.Listing(
         filters=filters,
         sort=params.sort,
         limit=params.limit,
@@ -87,7 +89,7 @@ async def list_movies(request: Request) -> Response:
     )
     language = request_language(request)
     try:
-        page = await reads.list_movies(
+        page = await views.list_movies(
             request.app.state.reads,
             request.app.state.caches,
             tenant,
@@ -107,7 +109,7 @@ async def movie_facets(request: Request, uow: UowDep, tenant: TenantDep, filters
     year and per rating bucket, in one query. Reads every matching movie: slower on big catalogs
     than a page, so cache it (ETag, If-None-Match)."""
     try:
-        etag, body = await service.movie_facets(uow, tenant, filters, conditional=_conditional(request, tenant))
+        etag, body = await views.movie_facets(uow, tenant, filters, conditional=_conditional(request, tenant))
     except NotModified as exc:
         return not_modified(exc.etag)
     return _json(body, etag)
@@ -153,7 +155,7 @@ async def get_movie(request: Request, tmdb_id: str) -> Response:
     tenant = request_tenant(request, MovieParams.from_request(request).tenant)
     language = request_language(request)
     try:
-        movie = await reads.get_movie(
+        movie = await views.get_movie(
             request.app.state.reads,
             request.app.state.caches,
             tenant,
@@ -210,8 +212,8 @@ async def reload(
     await _check_upload_shape(request)
     options = ImportOptions(mode=mode, dry_run=dry_run, on_error=on_error, allow_shrink=allow_shrink, encoding=encoding)
     if file is None:
-        return await service.reload_default_catalog(uow, tenant, settings.csv_dir, options)
-    return await service.reload_catalog(uow, tenant, file.file, options)
+        return await reload_default_catalog(uow, tenant, settings.csv_dir, options)
+    return await reload_catalog(uow, tenant, file.file, options)
 
 
 async def _check_upload_shape(request: Request) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from moviemanager.categories.counts import counts_insert
+from moviemanager.movies.category_counts import counts_insert
 from moviemanager.movies.genres import ALIASES, genre_key
 
 revision: str = "0003b"

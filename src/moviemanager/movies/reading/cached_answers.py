@@ -18,11 +18,11 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..tenancy import chosen_tenant, note_tenant
-from .caching import first_header, request_conditional
-from .genres import preferred_language
-from .reads import Caches
+from ...tenancy import chosen_tenant, note_tenant
+from ..genres import preferred_language
+from .etags import first_header, request_conditional
 from .responses import not_modified, page_response
+from .views import Caches
 
 
 class AnswersFromMemory:

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 
-from ..errors import InvalidCursor
+from ...config import Settings
+from ...errors import InvalidCursor
 
 TAG_BYTES = 16
 SECRET_FILE = "cursor-secret"
@@ -82,3 +84,13 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+async def cursor_codec(request: Request) -> CursorCodec:
+    """The app's cursor signer, made on first use (it may create the secret file)."""
+    state = request.app.state
+    if getattr(state, "cursors", None) is None:
+        settings: Settings = state.settings
+        configured = settings.cursor_secret.get_secret_value() if settings.cursor_secret else None
+        state.cursors = CursorCodec(secret_from(configured, settings.data_dir))
+    return state.cursors

@@ -9,8 +9,8 @@ import io
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
-from .csv_import import COLUMNS
-from .formulas import escape_formula
+from ..columns import COLUMNS
+from ..formulas import escape_formula
 
 CHUNK_CHARS = 64 * 1024
 

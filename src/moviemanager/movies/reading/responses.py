@@ -7,8 +7,8 @@ from starlette.datastructures import URL
 from starlette.responses import Response
 from starlette.types import Scope
 
-from .caching import CACHE_CONTROL, VARY
-from .reads import MoviePage
+from .etags import CACHE_CONTROL, VARY
+from .views import MoviePage
 
 
 def caching_headers(etag: str) -> dict[str, str]:

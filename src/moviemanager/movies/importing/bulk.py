@@ -7,7 +7,7 @@ old set until commit, and the old rows leave with their table: no dead tuples, n
 
 The tenant's category counts are rewritten in the same transaction: from the movies per set of
 categories the parsers counted, or from the new rows (a movie's categories are those of its
-genres, see categories/counts.py).
+genres, see movies/category_counts.py).
 
 The app role that serves requests owns no table: creating, indexing, analysing, dropping and
 attaching partitions go through owner functions of migration 0006, which check the tenant
@@ -28,8 +28,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..categories.counts import counts_insert
-from ..errors import LOCK_NOT_AVAILABLE, CatalogBusy, sqlstate
+from ...errors import LOCK_NOT_AVAILABLE, CatalogBusy, sqlstate
+from ..category_counts import counts_insert
+from ..partitions import current_partition
 from .copy_format import COPY_COLUMNS
 
 # The swap's lock waits (see swap): short, retried, then 409 rather than stalling every reader.
@@ -70,16 +71,7 @@ class BulkMovies:
         await self._run(f"SELECT {function}('movies', :tenant, :table)", tenant=self.tenant, table=table)
 
     async def current_partition(self) -> str | None:
-        result = await self._run(
-            """
-            SELECT child.relname FROM pg_inherits
-            JOIN pg_class child ON child.oid = pg_inherits.inhrelid
-            WHERE pg_inherits.inhparent = CAST('movies' AS regclass)
-              AND pg_get_expr(child.relpartbound, child.oid) = format('FOR VALUES IN (%L)', CAST(:tenant AS text))
-            """,
-            tenant=self.tenant,
-        )
-        return result.scalar()
+        return await current_partition(self.session, self.tenant)
 
     async def create_table(self, *, temporary: bool = False) -> str:
         """A new, empty, unindexed table shaped like `movies`, for this tenant's rows only.

@@ -3,10 +3,10 @@
 import tempfile
 from collections.abc import AsyncIterator
 
-from ..tenants.service import require_tenant
-from ..uow import UnitOfWork
-from .csv_export import CHUNK_CHARS, catalog_chunks
-from .repository import MovieFilters
+from ...tenants.service import require_tenant
+from ...uow import UnitOfWork
+from ..reading.filters import MovieFilters
+from .csv_writer import CHUNK_CHARS, catalog_chunks
 
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024  # a larger export goes on to a temporary file
 

@@ -1,32 +1,18 @@
-"""Listing, fetching and importing a tenant's movies."""
+"""Importing a tenant's catalog from an upload or its default CSV, and loading every default CSV
+at a first start: what POST /reload and the app's start call (the CLI calls importer.import_catalog)."""
 
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from ..errors import NoDefaultCsv
-from ..tenants.service import is_valid_tenant_name, require_data_version
-from ..uow import UnitOfWork
-from .caching import Conditional, NotModified
-from .facets import facet_body
+from ...errors import NoDefaultCsv
+from ...tenants.service import is_valid_tenant_name
+from ...uow import UnitOfWork
+from ..schemas import ImportReport
 from .importer import DEFAULT_OPTIONS, ImportOptions, import_catalog
-from .repository import MovieFilters
-from .schemas import ImportReport
 
 log = logging.getLogger(__name__)
-
-
-async def movie_facets(
-    uow: UnitOfWork, tenant: str, filters: MovieFilters, *, conditional: Conditional
-) -> tuple[str, dict[str, Any]]:
-    """(ETag, counts per genre, year and rating bucket of the movies matching `filters`)."""
-    async with uow.for_tenant(tenant):
-        etag = conditional.etag(await require_data_version(uow, tenant))
-        if conditional.not_modified(etag):
-            raise NotModified(etag)
-        rows = await uow.movies(tenant).facets(filters)
-        return etag, facet_body(rows)
 
 
 async def reload_catalog(

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..tenants.repository import TenantRepository
+from ...tenants.repository import TenantRepository
 from .bulk import BulkMovies
 
 if TYPE_CHECKING:
-    from ..uow import UnitOfWork
+    from ...uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import codecs
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from ..errors import CsvProblem, InvalidCsv, InvalidUpload
+from ...errors import CsvProblem, InvalidCsv, InvalidUpload
 
 CHUNK_BYTES = 1 << 20
 BYTE_ORDER_MARKS = [

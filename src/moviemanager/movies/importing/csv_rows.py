@@ -12,34 +12,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
+from ...errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
+from ..columns import COLUMNS, REQUIRED_COLUMNS, RUNTIME_RANGE, YEAR_RANGE, digits_in_range, tmdb_id_from_text
+from ..formulas import unescape_formula
+from ..genres import genre_keys, split_genres
+from ..search import SearchTexts, search_texts
 from .encodings import decode_lines
-from .formulas import unescape_formula
-from .genres import genre_keys, split_genres
-from .search import SearchTexts, search_texts
 
-# CSV header → key in the stored movie data (and the API field of the same name).
-COLUMNS = {
-    "Movie Name": "movie_name",
-    "Movie Link": "movie_link",
-    "Fshare Link": "fshare_link",
-    "Original Title": "original_title",
-    "Genre": "genre",
-    "Year": "year",
-    "Runtime": "runtime",
-    "Rating": "rating",
-    "Overview": "overview",
-    "Poster URL": "poster_url",
-    "Backdrop URL": "backdrop_url",
-    "TMDB ID": "tmdb_id",
-}
-REQUIRED_COLUMNS = ("Movie Name", "TMDB ID")
 PLAIN_TEXT_COLUMNS = ("Original Title", "Overview")  # stored as written, no check
 URL_COLUMNS = ("Movie Link", "Fshare Link", "Poster URL", "Backdrop URL")
 
-YEAR_RANGE = (1870, 2100)
-RUNTIME_RANGE = (1, 6000)
-MAX_TMDB_ID = 2**63 - 1
 VALUE_PREVIEW_CHARS = 80
 
 RUNTIME_PATTERN = re.compile(
@@ -306,7 +288,7 @@ def _convert_runtime(value: str, data: dict[str, Any]) -> None:
     match = RUNTIME_PATTERN.fullmatch(value)
     if match is None:
         raise _CellError("Runtime must be minutes, like '78 phút' or '64 phút/tập'")
-    if not _digits_in_range(match["minutes"], *RUNTIME_RANGE):
+    if not digits_in_range(match["minutes"], *RUNTIME_RANGE):
         raise _CellError(f"Runtime must be between {RUNTIME_RANGE[0]} and {RUNTIME_RANGE[1]} minutes")
     data["runtime"] = value
     data["runtime_minutes"] = int(match["minutes"])
@@ -331,18 +313,6 @@ CONVERTERS: dict[str, Converter] = {
 }
 
 
-def _digits_in_range(digits: str, low: int, high: int) -> bool:
-    """Compare without int() on absurdly long strings, which Python refuses to convert."""
-    return len(digits) <= 32 and low <= int(digits) <= high
-
-
-def tmdb_id_from_text(value: str) -> int | None:
-    """The TMDB id written in `value`, or None when it is not a positive whole number that fits."""
-    if value.isascii() and value.isdigit() and _digits_in_range(value, 1, MAX_TMDB_ID):
-        return int(value)
-    return None
-
-
 def _parse_tmdb_id(value: str) -> int:
     tmdb_id = tmdb_id_from_text(value)
     if tmdb_id is None:
@@ -355,7 +325,7 @@ def _parse_year(value: str) -> int | None:
         return None
     if not (value.isascii() and value.isdigit()):
         raise _CellError("Year must be a whole number, like 2025")
-    if not _digits_in_range(value, *YEAR_RANGE):
+    if not digits_in_range(value, *YEAR_RANGE):
         raise _CellError(f"Year must be between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}")
     return int(value)
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal
 
-from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
+from ...errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
 from .copy_format import copy_line
-from .csv_import import MovieRow, parse_movies, read_header
+from .csv_rows import MovieRow, parse_movies, read_header
 from .encodings import decode_lines
 from .file_ranges import ByteRange, RangeReader
 
@@ -333,6 +333,6 @@ def _parse_part(
 
 if __name__ == "__main__":
     # Through the package, so that what is pickled names moviemanager.movies.parse_workers, not __main__.
-    from moviemanager.movies import parse_workers
+    from moviemanager.movies.importing import parse_workers
 
     sys.exit(parse_workers._child_main(sys.argv[1:]))

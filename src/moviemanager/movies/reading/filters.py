@@ -1,22 +1,16 @@
-"""One tenant's movies for the reads SQLAlchemy serves (facets, exports), and the listing filters
-every read shares (as SQL text: the read pool's statements use them too, see movies/reads.py)."""
+"""The filters of a listing, as SQL conditions on `movies`: every read shares them (the pages and
+movies of reading/views.py, facets, category counts and exports)."""
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, ColumnElement, column, false, func, select, table, text
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
-from sqlalchemy.sql.selectable import NamedFromClause
+from sqlalchemy import ColumnElement, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import Movie
-from .bulk import BulkMovies
-from .csv_import import RUNTIME_RANGE, YEAR_RANGE
-from .facets import facets_statement
-from .genres import canonical_genre, genre_key
+from ..columns import RUNTIME_RANGE, YEAR_RANGE
+from ..genres import canonical_genre, genre_key
 from .ordering import GENRE_KEYS_SQL, RATING_SQL, RUNTIME_SQL, SEARCH_VECTOR_SQL, YEAR_SQL, Bind, tsquery_sql
 
 MAX_CATEGORY_ID = 2**31 - 1
@@ -126,7 +120,7 @@ def _any_genre(genres: Sequence[int], bind: Bind) -> str:
 
 
 # The genres of a category and of every category below it: a movie is in a category through its
-# genres (see categories/counts.py). The path stops the walk at a cycle inserted by hand.
+# genres (see movies/category_counts.py). The path stops the walk at a cycle inserted by hand.
 GENRES_IN_CATEGORY_SQL = """
     WITH RECURSIVE subtree(id, path) AS (
         SELECT categories.id, ARRAY[categories.id] FROM categories WHERE categories.id = {category}
@@ -152,50 +146,4 @@ def genres_in_category(session: AsyncSession) -> GenresInCategory:
     return look_up
 
 
-class MovieRepository:
-    """One tenant's movies."""
-
-    def __init__(self, session: AsyncSession, tenant: str) -> None:
-        self.session = session
-        self.tenant = tenant
-
-    async def facets(self, filters: MovieFilters = MovieFilters()) -> Sequence[tuple[str, Any, Any, int]]:
-        """(facet, value, label, count) rows: see facets.facets_statement. Read from the tenant's own
-        partition, as a facet over a big tenant is a long read."""
-        movies = await self._own_partition()
-        filters = await filters.resolved(genres_in_category(self.session))
-        return [tuple(row) for row in await self.session.execute(facets_statement(movies, filters.conditions()))]
-
-    async def stream_all(
-        self, filters: MovieFilters = MovieFilters(), *, batch_size: int = 1000
-    ) -> AsyncResult[tuple[int, dict[str, Any]]]:
-        """(tmdb_id, data) of every matching movie by TMDB id, fetched `batch_size` rows at a time
-        through a server-side cursor, so the catalog is never in memory whole."""
-        movies = await self._own_partition()
-        filters = await filters.resolved(genres_in_category(self.session))
-        statement = (
-            select(movies.c.tmdb_id, movies.c.data)
-            .where(*filters.conditions())
-            .order_by(movies.c.tmdb_id)
-            .execution_options(yield_per=batch_size)
-        )
-        return await self.session.stream(statement)
-
-    async def extra_columns(self, filters: MovieFilters = MovieFilters()) -> tuple[str, ...]:
-        """The CSV columns beyond the seed's that any matching movie has, sorted by name."""
-        movies = await self._own_partition()
-        filters = await filters.resolved(genres_in_category(self.session))
-        names = func.jsonb_object_keys(movies.c.data["extra"])
-        statement = select(names).where(*filters.conditions()).distinct()
-        # Sorted here, not by the database's collation, so the order is the same on every server.
-        return tuple(sorted(await self.session.scalars(statement)))
-
-    async def _own_partition(self) -> NamedFromClause:
-        """The tenant's partition, for long reads: a query on `movies` itself would hold a lock
-        that every tenant's reload must wait for (see bulk.py). Named `movies` in the query, so
-        the filters' expressions apply; a tenant without movies gets an empty stand-in (with the
-        columns the filters read)."""
-        name = await BulkMovies(self.session, self.tenant).current_partition()
-        if name is None:
-            return select(Movie.tmdb_id, Movie.data, Movie.search_words).where(false()).subquery("movies")
-        return table(name, column("tmdb_id", BigInteger), column("data", JSONB)).alias("movies")
+NO_FILTERS = MovieFilters()

@@ -13,12 +13,20 @@ from typing import Literal
 
 from sqlalchemy import Integer, Numeric, literal_column
 
+from ...models import RATING_KEY, YEAR_KEY
+
 # The SQL of each expression, over a table (or alias) named `movies`.
 GENRE_KEYS_SQL = "movies.data -> 'genre_keys'"
-# Never NULL (0: unknown, -1: unrated). CASE, not COALESCE: under row-level security PostgreSQL
-# takes a COALESCE for leaky and keeps it out of index conditions (migration 0006).
-YEAR_SQL = "CASE WHEN (movies.data ->> 'year') IS NULL THEN 0 ELSE (movies.data ->> 'year')::integer END"
-RATING_SQL = "CASE WHEN (movies.data ->> 'rating') IS NULL THEN -1 ELSE (movies.data ->> 'rating')::numeric END"
+
+
+def _on_movies(index_expression: str) -> str:
+    """An index expression of models.py (on `data`), on one line and over `movies.data`."""
+    return " ".join(index_expression.split()).replace("(data ->>", "(movies.data ->>")
+
+
+# The sort keys' indexes (models.py): never NULL (0: unknown year, -1: unrated).
+YEAR_SQL = _on_movies(YEAR_KEY)
+RATING_SQL = _on_movies(RATING_KEY)
 TITLE_SQL = 'movies.sort_title COLLATE "C"'
 RUNTIME_SQL = "(movies.data ->> 'runtime_minutes')::integer"
 # The stored words (see search.py): tsvector columns, filled by COPY, no text parser runs.

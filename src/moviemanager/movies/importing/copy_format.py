@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from .search import DERIVED_KEYS, SearchTexts
+from ..search import DERIVED_KEYS, SearchTexts
 
 COPY_COLUMNS = ["tenant", "tmdb_id", "checksum", "data", *DERIVED_KEYS]
 

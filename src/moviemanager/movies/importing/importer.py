@@ -11,16 +11,16 @@ from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import BinaryIO, Literal
 
-from ..errors import MAX_REPORTED_PROBLEMS, CsvProblem, ShrinkRefused
-from ..uow import UnitOfWork
+from ...errors import MAX_REPORTED_PROBLEMS, CsvProblem, ShrinkRefused
+from ...uow import UnitOfWork
+from ..schemas import ImportReport
 from . import parallel_build
 from .bulk import BulkMovies, Diff
-from .csv_import import duplicate_problem
+from .csv_rows import duplicate_problem
 from .encodings import check_encoding
 from .parallel_build import ParallelBuild, drop_leftovers, index_job
 from .parse_workers import CategoryPlan
 from .row_stream import OnError, Progress, RowStream, Tally, row_stream
-from .schemas import ImportReport
 
 log = logging.getLogger(__name__)
 

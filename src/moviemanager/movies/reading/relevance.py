@@ -18,8 +18,8 @@ heap reads as the tier has matches.
 Tier 1 does not test the search GIN's words: a title's words are among them (search.search_texts).
 """
 
+from ..search import prefix_end, title_prefix
 from .ordering import SEARCH_VECTOR_SQL, TITLE_SQL, TITLE_WORDS_SQL, Bind, tsquery_sql
-from .search import prefix_end, title_prefix
 
 # The key of each tier, as text compared byte by byte: '0' and the folded title, then '1', then '2'.
 TIER_KEYS = {"0": f"('0' || {TITLE_SQL}) COLLATE \"C\"", "1": "'1'::text COLLATE \"C\"", "2": "'2'::text COLLATE \"C\""}

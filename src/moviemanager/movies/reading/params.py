@@ -14,13 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, ValidationError
 from starlette.datastructures import QueryParams
 
-from ..errors import InvalidListing, UnknownParameter
-from ..models import TENANT_NAME_PATTERN
-from ..tenancy import note_tenant, required_tenant
-from .genres import Language, preferred_language
+from ...errors import InvalidListing, UnknownParameter
+from ...models import TENANT_NAME_PATTERN
+from ...tenancy import note_tenant, required_tenant
+from ..genres import Language, preferred_language
+from ..search import query_words, tsquery_text
+from .filters import MovieFilters
 from .ordering import Sort
-from .repository import MovieFilters
-from .search import query_words, tsquery_text
 
 MAX_QUERY_CHARS = 200
 # Beyond this, OFFSET reads and discards too many rows per page: walk with `cursor` instead.
