@@ -1,16 +1,28 @@
 """POST /auth/register, /auth/login, /auth/logout and GET /auth/me: the shapes the original
 front end sends and reads."""
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
 
-from ..auth import BearerDep
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
 from ..deps import SettingsDep, UowDep
-from ..errors import ErrorBody
+from ..errors import ErrorBody, LoginRequired
 from . import service
 from .schemas import LoginRequest, TokenRead, UserCreate, UserRead
 
 router = APIRouter(prefix="/auth", tags=["accounts"])
 
+_login_bearer = HTTPBearer(auto_error=False, scheme_name="LoginToken", description="A token from POST /auth/login")
+
+
+def login_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_login_bearer)]) -> str:
+    if credentials is None:
+        raise LoginRequired()
+    return credentials.credentials
+
+
+LoginTokenDep = Annotated[str, Depends(login_token)]
 LOGIN_REQUIRED = {401: {"model": ErrorBody, "description": "No login token, or an expired or revoked one"}}
 
 
@@ -49,13 +61,13 @@ async def login(credentials: LoginRequest, request: Request, uow: UowDep, settin
 
 
 @router.get("/me", response_model=UserRead, responses=LOGIN_REQUIRED)
-async def me(token: BearerDep, uow: UowDep) -> UserRead:
+async def me(token: LoginTokenDep, uow: UowDep) -> UserRead:
     """The signed-in user, with the tenants it may write."""
     return UserRead.model_validate(await service.signed_in_user(uow, token))
 
 
 @router.post("/logout", status_code=204, responses=LOGIN_REQUIRED)
-async def logout(token: BearerDep, uow: UowDep) -> Response:
+async def logout(token: LoginTokenDep, uow: UowDep) -> Response:
     """Revoke the presented login token."""
     await service.log_out(uow, token)
     return Response(status_code=204)
