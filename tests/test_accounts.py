@@ -92,7 +92,16 @@ async def test_wrong_password_and_unknown_user_get_one_401_after_the_same_work(b
     assert checked[0] == ann.password_hash and checked[1] != ann.password_hash
 
 
-@pytest.mark.parametrize("body", [{}, {"username": "ann"}, {"username": "", "password": "x"}, {"username": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"username": "ann"},
+        {"username": "", "password": "x"},
+        {"username": 1},
+        {"username": "a\x00", "password": "x"},
+    ],
+)
 async def test_a_malformed_login_is_a_422_naming_the_field(bare, body):
     response = await bare.post("/auth/login", json=body)
     assert response.status_code == 422
@@ -225,6 +234,7 @@ async def test_a_registered_user_may_write_nothing_until_granted(app, bare, uow)
         ({"username": "ann smith"}, "username"),
         ({"username": "-ann"}, "username"),
         ({"email": "not-an-address"}, "email"),
+        ({"email": "eve\x00@example.org"}, "email"),
         ({"password": "short"}, "password"),
         ({"password": "x" * 1025}, "password"),
     ],

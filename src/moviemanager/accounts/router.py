@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..deps import SettingsDep, UowDep
-from ..errors import ErrorBody, LoginRequired
+from ..errors import ErrorBody, LoginRequired, RequestValidationErrorBody
 from . import service
 from .schemas import LoginRequest, TokenRead, UserCreate, UserRead
 
@@ -23,6 +23,10 @@ def login_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depe
 
 
 LoginTokenDep = Annotated[str, Depends(login_token)]
+BODY_ERRORS = {
+    400: {"model": ErrorBody, "description": "The body is not JSON"},
+    422: {"model": RequestValidationErrorBody, "description": "A field missing or invalid, named in `loc`"},
+}
 LOGIN_REQUIRED = {401: {"model": ErrorBody, "description": "No login token, or an expired or revoked one"}}
 
 
@@ -31,6 +35,7 @@ LOGIN_REQUIRED = {401: {"model": ErrorBody, "description": "No login token, or a
     status_code=201,
     response_model=UserRead,
     responses={
+        **BODY_ERRORS,
         403: {"model": ErrorBody, "description": "Registration is off (MOVIEMANAGER_ALLOW_REGISTRATION)"},
         409: {"model": ErrorBody, "description": "The username is taken (whatever its case)"},
     },
@@ -45,6 +50,7 @@ async def register(new: UserCreate, uow: UowDep, settings: SettingsDep) -> UserR
     "/login",
     response_model=TokenRead,
     responses={
+        **BODY_ERRORS,
         401: {"model": ErrorBody, "description": "Unknown user, wrong password or disabled user: one answer"},
         429: {
             "model": ErrorBody,

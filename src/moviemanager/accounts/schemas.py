@@ -23,8 +23,9 @@ class UserCreate(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    # Any text: a name that could not exist is refused like an unknown one (401), not with a 422.
-    username: Annotated[str, Field(min_length=1, max_length=256, examples=["ann"])]
+    # Any text PostgreSQL can hold (no NUL): a name that could not exist is refused like an
+    # unknown one (401), not with a 422.
+    username: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]+$", examples=["ann"])]
     password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
 
 
