@@ -13,10 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import httpx
 import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 from sqlalchemy import delete, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from moviemanager.accounts import passwords
 from moviemanager.app import create_app, serving
 from moviemanager.config import PACKAGED_CSV_DIR, Settings
 from moviemanager.db import app_url, async_url, create_engine, create_sessionmaker
@@ -42,6 +45,12 @@ async def committing_client(settings: Settings, engine: AsyncEngine) -> AsyncIte
         ) as client,
     ):
         yield client
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at its cheapest parameters: the tests check the rules, not the cost."""
+    monkeypatch.setattr(passwords, "hasher", PasswordHasher.from_parameters(CHEAPEST))
 
 
 @pytest.fixture(scope="session")
@@ -190,6 +199,13 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     """The app as the admin sees it: writes carry the admin token (auth tests use bare requests)."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN) as client:
+        yield client
+
+
+@pytest.fixture
+async def bare(app) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that sends no token unless told to."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
         yield client
 
 

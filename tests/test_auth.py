@@ -21,13 +21,6 @@ from .factories import catalog_csv, movie
 UNAUTHENTICATED = {"detail": "Writes need a valid token: send 'Authorization: Bearer <token>'"}
 
 
-@pytest.fixture
-async def bare(app) -> httpx.AsyncClient:
-    """A client that sends no token unless told to."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-        yield client
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

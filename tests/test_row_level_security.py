@@ -131,7 +131,8 @@ async def test_every_tenant_table_forces_its_policy_and_the_app_role_can_bypass_
                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant'
                 LEFT JOIN pg_policy p ON p.polrelid = c.oid
                 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
-                  AND c.relname <> 'api_tokens'  -- shared by every tenant on purpose (migration 0006)
+                  -- shared by every tenant on purpose (migrations 0006 and 0012)
+                  AND c.relname NOT IN ('api_tokens', 'user_tenants')
                   AND NOT coalesce(c.relrowsecurity AND c.relforcerowsecurity
                                    AND pg_get_expr(p.polqual, c.oid) LIKE '%current_setting(''app.tenant''%'
                                    AND pg_get_expr(p.polwithcheck, c.oid) = pg_get_expr(p.polqual, c.oid), false)

@@ -13,6 +13,7 @@ from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import __version__
+from .accounts.router import router as accounts_router
 from .auth import admin_token
 from .categories.admin import admin_router as category_admin_router
 from .categories.router import router as categories_router
@@ -102,6 +103,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # branch that FastAPI matches twice a request (20 µs of a cached page). An inclusion would add
     # nothing here: no prefix, and a router's tags and dependencies are on its routes already (the
     # category administration's write guard among them).
-    for router in (movies_router, tenants_router, categories_router, health_router, category_admin_router):
+    for router in (
+        movies_router,
+        tenants_router,
+        categories_router,
+        health_router,
+        category_admin_router,
+        accounts_router,
+    ):
         app.router.routes.extend(router.routes)
     return app

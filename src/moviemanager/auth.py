@@ -3,6 +3,8 @@
 - The admin token (MOVIEMANAGER_ADMIN_TOKEN, or generated on first start into the data
   directory) may write every tenant and the global data.
 - A tenant token (`moviemanager token create --tenant T`) may write tenant T only.
+- A login token (POST /auth/login, accounts/) writes what its user may: everything for an admin
+  user, else the tenants granted to the user.
 Missing or wrong token: 401 with `WWW-Authenticate: Bearer`, one body for both; a valid token
 that may not write here: 403. Reads need no token.
 """
@@ -18,6 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from .accounts import service as accounts
 from .config import Settings
 from .deps import TenantDep, UowDep
 from .errors import ErrorBody, Forbidden, NotAuthenticated
@@ -27,7 +30,8 @@ log = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="The admin token, or a tenant token from `moviemanager token create --tenant T`",
+    description="The admin token, a tenant token from `moviemanager token create --tenant T`,"
+    " or a login token from POST /auth/login",
 )
 
 AUTH_ERRORS = {
@@ -69,6 +73,15 @@ async def tenant_writer(request: Request, token: BearerDep, tenant: TenantDep, u
     """The admin, or a token of the request's tenant."""
     if _is_admin(request, token):
         return Writer(tenant=None)
+    if accounts.is_login_token(token):
+        access = await accounts.access(uow, token, tenant)
+        if access is None:
+            raise NotAuthenticated()
+        if access.is_admin:
+            return Writer(tenant=None)
+        if not access.writes_tenant:
+            raise Forbidden(f"User {access.username!r} may not write tenant {tenant!r}")
+        return Writer(tenant=tenant)
     allowed = await token_tenant(uow, token)
     if allowed is None:
         raise NotAuthenticated()
@@ -81,6 +94,13 @@ async def admin_writer(request: Request, token: BearerDep, uow: UowDep) -> Write
     """The admin only: for writes that are not one tenant's (e.g. the category tree)."""
     if _is_admin(request, token):
         return Writer(tenant=None)
+    if accounts.is_login_token(token):
+        access = await accounts.access(uow, token, None)
+        if access is None:
+            raise NotAuthenticated()
+        if access.is_admin:
+            return Writer(tenant=None)
+        raise Forbidden(f"This needs an admin; user {access.username!r} may write the tenants granted to it only")
     if await token_tenant(uow, token) is None:
         raise NotAuthenticated()
     raise Forbidden("This needs the admin token; a tenant token may write its own tenant's catalog only")

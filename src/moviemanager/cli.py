@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .accounts.commands import add_user_commands, run_user_command
 from .config import Settings
 from .progress import ProgressLine
 
@@ -61,10 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("--tenant", required=True, help="The token's tenant")
     revoke.add_argument("id", help="The token's id, as printed by `token create` and `token list`")
 
+    add_user_commands(commands)
+
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "token":
         return asyncio.run(_token(settings, args))
+    if args.command == "user":
+        return asyncio.run(run_user_command(settings, args))
     if args.command == "serve":
         return _serve(settings, args.host, args.port)
     if args.command == "load":

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
 
     # Unset: generated on first start and kept in data_dir/admin_token (see auth.py).
     admin_token: SecretStr | None = Field(default=None, min_length=16)
+    # User accounts (accounts/): how long a login token lasts; whether anyone may register.
+    login_token_hours: float = Field(default=12, gt=0)
+    allow_registration: bool = False
+    # Failed logins allowed per username and per client address within the window; then 429.
+    login_failure_limit: int = Field(default=5, ge=1)
+    login_failure_window_minutes: float = Field(default=15, gt=0)
 
     # Requests are served as the app role (moviemanager_app): with this URL, else with DATABASE_URL
     # (or the embedded server's) logging in as that role, with app_role_password if set.

@@ -39,6 +39,62 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class LoginRequired(DomainError):
+    status_code = 401
+    headers = {"WWW-Authenticate": "Bearer"}
+
+    def __init__(self) -> None:
+        super().__init__("This needs a login: send 'Authorization: Bearer <token>' with a token from POST /auth/login")
+
+
+class InvalidCredentials(DomainError):
+    status_code = 401
+    # Unknown user, wrong password, disabled user: one answer, in the same time (accounts/service.py).
+    headers = {"WWW-Authenticate": "Bearer"}
+
+    def __init__(self) -> None:
+        super().__init__("Incorrect username or password")
+
+
+class TooManyLoginAttempts(DomainError):
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed logins for this user or from this address; retry in {retry_after} s")
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class RegistrationClosed(DomainError):
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Registration is off: an operator creates accounts with"
+            " `moviemanager user create NAME --email E --tenant T` (or sets MOVIEMANAGER_ALLOW_REGISTRATION=true)"
+        )
+
+
+class UsernameTaken(DomainError):
+    status_code = 409
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"Username {username!r} is taken")
+
+
+class UserNotFound(DomainError):
+    status_code = 404
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"No user {username!r}")
+
+
+class GrantNotFound(DomainError):
+    status_code = 404
+
+    def __init__(self, username: str, tenant: str) -> None:
+        super().__init__(f"User {username!r} has no grant for tenant {tenant!r}")
+
+
 class TokenNotFound(DomainError):
     status_code = 404
 

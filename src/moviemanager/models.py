@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -24,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
 
@@ -146,3 +147,61 @@ class ApiToken(Base):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    """A person who signs in (accounts/); usernames are unique whatever their case (migration 0012)."""
+
+    __tablename__ = "users"
+    __table_args__ = (Index("uq_users_username", func.lower(literal_column("username")), unique=True),)
+    __mapper_args__ = {"eager_defaults": True}  # is_active and created_at come back with the INSERT
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    username: Mapped[str] = mapped_column(Text)
+    email: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)  # Argon2id, in the PHC string format
+    is_admin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    grants: Mapped[list["UserTenant"]] = relationship(lazy="raise", order_by="UserTenant.tenant")
+
+    @property
+    def tenants(self) -> list[str]:
+        return [grant.tenant for grant in self.grants]
+
+
+class UserTenant(Base):
+    """A tenant a user may write. No foreign key to `tenants`, as for api_tokens (migration 0005)."""
+
+    __tablename__ = "user_tenants"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class LoginToken(Base):
+    """A bearer token from POST /auth/login; only its SHA-256 is kept. Revoked: deleted."""
+
+    __tablename__ = "login_tokens"
+    __table_args__ = (CheckConstraint("octet_length(token_hash) = 32", name="sha256"),)
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """A login attempt that did not succeed (or has not yet), counted by the throttle (accounts/throttle.py)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_failed_at", "username", "failed_at"),
+        Index("ix_login_failures_client_failed_at", "client", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    username: Mapped[str] = mapped_column(Text)  # as typed, lower-cased: unknown names count too
+    client: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)

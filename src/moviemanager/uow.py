@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .accounts.repository import LoginRepository, UserRepository
 from .categories.repository import CategoryRepository
 from .db import Timeouts
 from .movies.importing.bulk import BulkMovies
@@ -22,6 +23,8 @@ class UnitOfWork:
     tenants: TenantRepository
     categories: CategoryRepository
     tokens: TokenRepository
+    users: UserRepository
+    logins: LoginRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -47,6 +50,8 @@ class UnitOfWork:
         self.tenants = TenantRepository(self.session)
         self.categories = CategoryRepository(self.session)
         self.tokens = TokenRepository(self.session)
+        self.users = UserRepository(self.session)
+        self.logins = LoginRepository(self.session)
         return self
 
     async def __aexit__(
