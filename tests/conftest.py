@@ -47,6 +47,13 @@ async def committing_client(settings: Settings, engine: AsyncEngine) -> AsyncIte
         yield client
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `unit` every test whose fixtures reach no PostgreSQL: `pytest -m unit` runs them alone."""
+    for item in items:
+        if "server_url" not in getattr(item, "fixturenames", ()) and not item.get_closest_marker("database"):
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.fixture(autouse=True)
 def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 at its cheapest parameters: the tests check the rules, not the cost."""

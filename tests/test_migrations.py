@@ -29,7 +29,7 @@ from moviemanager.movies.reading.views import Listing, page_statement
 from moviemanager.movies.search import DERIVED_KEYS, search_texts, tsquery_text
 
 from .conftest import create_scratch_database, drop_database
-from .test_search_texts import lexemes
+from .movies.test_search_texts import lexemes
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,7 @@ from moviemanager.uow import UnitOfWork
 
 from .conftest import ADMIN
 from .factories import catalog_csv, movie
-from .test_reload_atomicity import remove_tenant
+from .movies.importing.test_reload_atomicity import remove_tenant
 
 
 async def upload(client, tenant: str, ids) -> None:

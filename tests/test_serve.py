@@ -64,6 +64,7 @@ class Server:
         return self.log.read()
 
 
+@pytest.mark.database
 def test_serve_starts_embedded_postgres_and_keeps_data_across_restarts(tmp_path):
     """First start with `moviemanager serve`, the second with plain uvicorn: same behaviour."""
     data_dir = tmp_path / "data"

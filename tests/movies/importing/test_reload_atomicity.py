@@ -14,8 +14,8 @@ from moviemanager.movies.importing.bulk import BulkMovies
 from moviemanager.movies.schemas import ImportReport
 from moviemanager.uow import UnitOfWork
 
-from .conftest import committing_client, remove_tenant
-from .factories import catalog_csv, movie
+from ...conftest import committing_client, remove_tenant
+from ...factories import catalog_csv, movie
 
 
 class GatedFile(io.BytesIO):

@@ -15,7 +15,7 @@ from moviemanager.accounts import passwords, service
 from moviemanager.accounts.schemas import UserCreate
 from moviemanager.models import LoginFailure, LoginToken, User
 
-from .test_auth import UNAUTHENTICATED, bearer, upload
+from .test_tokens import UNAUTHENTICATED, bearer, upload
 
 PASSWORD = "correct horse battery"
 WRONG = {"detail": "Incorrect username or password"}

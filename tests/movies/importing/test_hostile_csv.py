@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from .factories import HEADER, catalog_csv, movie
+from ...factories import HEADER, catalog_csv, movie
 
 TENANT = "hostile"
 GOOD = catalog_csv([movie(1), movie(2), movie(3)])

@@ -16,8 +16,8 @@ from sqlalchemy import text
 from moviemanager.app import create_app, serving
 from moviemanager.tenants.versions import LISTENER_NAME, DataVersions
 
-from .conftest import ADMIN
-from .live_app import NoDatabase, eventually, reload, running, stored_version
+from ..conftest import ADMIN
+from ..live_app import NoDatabase, eventually, reload, running, stored_version
 
 V1, V2, V3 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 

@@ -5,8 +5,8 @@ import pytest
 
 from moviemanager.config import PACKAGED_CSV_DIR
 
-from .conftest import ADMIN
-from .factories import HEADER, catalog_csv, movie
+from ..conftest import ADMIN
+from ..factories import HEADER, catalog_csv, movie
 
 # The original's movie (its DTO): text fields never null, `year` int or null, `runtime` text or
 # null, `rating` a number, never null, `category_id` int or null.

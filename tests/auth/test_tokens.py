@@ -15,8 +15,8 @@ from moviemanager.config import Settings
 from moviemanager.db import app_url, create_engine
 from moviemanager.tokens.service import create_token, revoke_token
 
-from .conftest import ADMIN, migrated_database
-from .factories import catalog_csv, movie
+from ..conftest import ADMIN, migrated_database
+from ..factories import catalog_csv, movie
 
 UNAUTHENTICATED = {"detail": "Writes need a valid token: send 'Authorization: Bearer <token>'"}
 

@@ -11,8 +11,8 @@ from moviemanager.movies.importing.importer import ImportOptions
 from moviemanager.movies.importing.parallel_build import ParallelBuild
 from moviemanager.uow import UnitOfWork
 
-from .conftest import remove_tenant
-from .factories import catalog_csv, movie
+from ...conftest import remove_tenant
+from ...factories import catalog_csv, movie
 from .test_reload_atomicity import reload, visible_ids
 
 

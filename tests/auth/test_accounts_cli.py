@@ -10,8 +10,8 @@ import pytest
 
 from moviemanager import cli
 
-from .conftest import committing_client
-from .test_auth import bearer, upload
+from ..conftest import committing_client
+from .test_tokens import bearer, upload
 
 PASSWORD = "a long enough password"
 

@@ -5,7 +5,7 @@ import pytest
 from moviemanager.config import PACKAGED_CSV_DIR
 from moviemanager.movies.importing.service import load_default_catalogs
 
-from .factories import HEADER, catalog_csv, movie
+from ...factories import HEADER, catalog_csv, movie
 
 
 async def upload(client, tenant: str, data: bytes, **kwargs):

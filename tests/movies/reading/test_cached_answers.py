@@ -6,7 +6,7 @@ import pytest
 
 from moviemanager.movies.reading import cached_answers, views
 
-from .live_app import eventually, reload, running
+from ...live_app import eventually, reload, running
 
 # Headers that differ between two answers to the same request whoever gives them.
 PER_RESPONSE = {"x-process-time", "date"}

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from .factories import HEADER, catalog_csv, movie
+from ...factories import HEADER, catalog_csv, movie
 
 
 async def upload(client, tenant: str, data: bytes, **params):

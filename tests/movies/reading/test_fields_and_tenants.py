@@ -2,7 +2,7 @@
 
 import pytest
 
-from .factories import catalog_csv, movie
+from ...factories import catalog_csv, movie
 
 
 async def upload(client, tenant: str, data: bytes):

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from moviemanager.movies.reading.repository import MovieRepository
 
 from moviemanager import cli
 from moviemanager.app import create_app, serving
@@ -16,11 +15,12 @@ from moviemanager.config import Settings
 from moviemanager.db import create_sessionmaker
 from moviemanager.movies.exporting.service import export_catalog
 from moviemanager.movies.reading.filters import MovieFilters
+from moviemanager.movies.reading.repository import MovieRepository
 from moviemanager.read_pool import SET_TENANT, TenantConnection
 from moviemanager.uow import UnitOfWork
 
-from .conftest import ADMIN, committing_client
-from .factories import HEADER, catalog_csv, movie
+from ..conftest import ADMIN, committing_client
+from ..factories import HEADER, catalog_csv, movie
 
 
 @pytest.fixture

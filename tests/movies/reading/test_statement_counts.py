@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from moviemanager.movies.reading.page_cache import PageCache
 from moviemanager.movies.reading.views import Caches
 
-from .factories import catalog_csv, movie
+from ...factories import catalog_csv, movie
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,7 @@ import pytest
 
 from moviemanager.movies.reading.ordering import SORTS
 
-from .factories import catalog_csv, movie
+from ...factories import catalog_csv, movie
 
 TITLES = ["Hài Hước", "Stranger Things", "Ánh Sáng", "anh sang", "Zorro", "Đất Rừng", "Bão", "bao"]
 GENRES = ["Phim Hài", "Phim Hành Động", "Phim Tài Liệu"]

@@ -6,8 +6,8 @@ import pytest
 from moviemanager.app import create_app
 from moviemanager.read_pool import TransactionReads
 
-from .conftest import ADMIN
-from .factories import catalog_csv, movie
+from ...conftest import ADMIN
+from ...factories import catalog_csv, movie
 
 
 @pytest.fixture

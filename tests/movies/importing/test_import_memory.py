@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import ADMIN, ADMIN_TOKEN, migrated_database
-from .factories import HEADER, movie
-from .test_serve import free_port
+from ...conftest import ADMIN, ADMIN_TOKEN, migrated_database
+from ...factories import HEADER, movie
+from ...test_serve import free_port
 
 ROWS = 200_000
 ALLOWED_GROWTH_MIB = 40

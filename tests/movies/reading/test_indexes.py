@@ -13,7 +13,7 @@ from moviemanager.movies.reading.views import Listing, Parameters, page_statemen
 from moviemanager.movies.search import tsquery_text
 from moviemanager.uow import UnitOfWork
 
-from .factories import catalog_csv, movie
+from ...factories import catalog_csv, movie
 
 GENRES = ["Phim Hài", "Phim Chính Kịch", "Phim Hành Động", "Phim Kinh Dị", "Phim Lãng Mạn", "Phim Tài Liệu"]
 WORDS = ["Bóng", "Ma", "Cơn", "Bão", "Vũ", "Điệu", "Ký", "Ức", "Hành", "Trình", "Đêm", "Trắng", "Ngọn", "Lửa"]

@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from moviemanager.categories import repository
 
-from .factories import catalog_csv, movie
+from ..factories import catalog_csv, movie
 from .test_category_report import assert_consistent, assert_stored_counts_are_live, flatten, upload
 
 

@@ -17,7 +17,7 @@ from moviemanager.movies.importing.service import load_default_catalogs
 from moviemanager.movies.reading.ordering import GENRE_KEYS_SQL
 from moviemanager.uow import UnitOfWork
 
-from .factories import catalog_csv, movie
+from ..factories import catalog_csv, movie
 
 GENRE_CELLS = [
     "Phim Hài, Phim Chính Kịch",

@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from moviemanager.movies.genres import CANONICAL_GENRES, preferred_language
 
-from .factories import catalog_csv, movie
+from ..factories import catalog_csv, movie
 
 
 async def upload(client, tenant: str, data: bytes):

@@ -27,7 +27,7 @@ from moviemanager.movies.importing.parse_workers import Tally
 from moviemanager.movies.search import search_texts
 from moviemanager.uow import UnitOfWork
 
-from .factories import HEADER, movie
+from ...factories import HEADER, movie
 
 ROWS = 240
 

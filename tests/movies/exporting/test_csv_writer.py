@@ -11,7 +11,7 @@ from moviemanager.movies.exporting.csv_writer import catalog_chunks
 from moviemanager.movies.formulas import FORMULA_TRIGGERS, escape_formula, unescape_formula
 from moviemanager.movies.importing.csv_rows import read_catalog
 
-from .factories import HEADER, catalog_csv, movie
+from ...factories import HEADER, catalog_csv, movie
 
 SEED_HEADER = ",".join(HEADER)
 

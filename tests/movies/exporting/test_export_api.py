@@ -1,13 +1,13 @@
 """GET /movies.csv and GET /movies?format=csv: the catalog as a CSV that POST /reload reads back."""
 
 import pytest
-from moviemanager.movies.columns import COLUMNS
 
+from moviemanager.movies.columns import COLUMNS
 from moviemanager.movies.exporting.service import export_catalog
 from moviemanager.movies.formulas import escape_formula
 from moviemanager.movies.reading.filters import MovieFilters
 
-from .factories import HEADER, catalog_csv, movie
+from ...factories import HEADER, catalog_csv, movie
 
 SEED_HEADER = ",".join(COLUMNS)
 
