@@ -29,8 +29,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .db import Base
 
 TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-# The sort keys' index expressions, built by migration 0006 (movies/ordering.py queries them), laid
-# out as PostgreSQL prints them back: Alembic compares the text, line breaks included.
+# The sort keys' index expressions, built by migration 0006 from its own copy (movies/ordering.py
+# queries them; tests/test_migrations_frozen.py compares them with the database's), laid out as
+# PostgreSQL prints them back: Alembic compares the text, line breaks included.
 YEAR_KEY = """
 CASE
     WHEN (data ->> 'year') IS NULL THEN 0
