@@ -1,9 +1,14 @@
 """Migrations are frozen: each carries its own copy of what it needs, and the copies that the app
 must still agree with are checked against the app's."""
 
+from types import ModuleType
+
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from moviemanager.migrations import alembic_config
 from moviemanager.models import RATING_KEY, YEAR_KEY
+from moviemanager.movies.genres import ALIASES
 
 # Each sort-key index and the models' expressions it must be built on.
 SORT_KEY_INDEXES = {
@@ -25,3 +30,15 @@ async def test_the_sort_key_indexes_are_built_on_the_models_expressions(connecti
         await connection.execute(text(f"CREATE INDEX {name}_expected ON sort_keys ({expressions}, tmdb_id)"))
         expected = await connection.scalar(text(INDEX_BODY), {"name": f"{name}_expected"})
         assert await connection.scalar(text(INDEX_BODY), {"name": name}) == expected, name
+
+
+def migration(revision: str) -> ModuleType:
+    """A revision's module, loaded as Alembic loads it."""
+    return ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_revision(revision).module
+
+
+def test_0003b_knows_the_genres_by_the_parsers_keys():
+    """0003b gave stored movies the canonical ids the parser gives them. Equal while the canonical
+    genres are 0003's: a later revision that adds a genre adds its keys to movies/genres.ALIASES,
+    not to 0003b (compare 0003b's with the keys of 0003's genres then)."""
+    assert migration("0003b").ALIASES == ALIASES

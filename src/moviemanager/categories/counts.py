@@ -1,5 +1,5 @@
 """Which categories movies are in, and how many per category: one definition, used by imports,
-by category administration, by the report and by migration 0003b.
+by category administration and by the report (migration 0003b counts with its own copy).
 
 A movie is in the categories of its canonical genres: `genre_keys` in its data holds their ids
 (see movies/genres.py), and `genre_categories` maps each to its categories. Nothing else is stored
