@@ -30,10 +30,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .db import Base
 
 TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-# The sort keys' index expressions, built by migration 0006 (movies/reading/ordering.py queries
-# them), laid out as PostgreSQL prints them back: Alembic compares the text, line breaks included.
-# CASE, not COALESCE: under row-level security PostgreSQL takes a COALESCE for leaky and keeps it
-# out of index conditions (migration 0006).
+# The sort keys' index expressions, built by migration 0006 from its own copy (movies/reading/ordering.py
+# queries them; tests/test_migrations_frozen.py compares them with the database's), laid out as
+# PostgreSQL prints them back: Alembic compares the text, line breaks included. CASE, not COALESCE:
+# under row-level security PostgreSQL takes a COALESCE for leaky and keeps it out of index
+# conditions (migration 0006).
 YEAR_KEY = """
 CASE
     WHEN (data ->> 'year') IS NULL THEN 0

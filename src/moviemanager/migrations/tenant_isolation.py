@@ -6,6 +6,10 @@
 The service serves requests as APP_ROLE (not a superuser, no BYPASSRLS, owns no table) and sets
 `app.tenant` at the start of every transaction (see db.py); migrations run as the tables' owner.
 FORCE makes the policy bind the owner too, so only superusers (tests, embedded) see every row.
+
+Frozen, like the migrations that call it: it imports nothing of the app, and the SQL it writes
+must not change, or old migrations would do something else on a fresh database (a new way to
+isolate a table is a new function, or SQL in a new migration).
 """
 
 from alembic import op

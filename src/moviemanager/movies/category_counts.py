@@ -1,5 +1,6 @@
 """Which categories movies are in, and how many per category: one definition, used by imports
-(which write each tenant's counts), by category administration and by the category tree's report.
+(which write each tenant's counts), by category administration and by the category tree's report
+(migration 0003b counts with its own copy).
 
 A movie is in the categories of its canonical genres: `genre_keys` in its data holds their ids
 (see movies/genres.py), and `genre_categories` maps each to its categories. Nothing else is stored

@@ -29,7 +29,8 @@ Create Date: 2026-11-26
   integers, ratings numbers, search_words a tsvector made by search.py), and comparisons and
   JSONB field access never fail at all. pg_proc is per database: only this database is affected.
   PostgreSQL 15 also takes any COALESCE for leaky, whatever its arguments, so 0004's sort-key
-  indexes are rebuilt on the same values written with CASE (models.YEAR_KEY, RATING_KEY).
+  indexes are rebuilt on the same values written with CASE (YEAR_KEY, RATING_KEY below, which
+  models.py declares too).
 """
 
 from collections.abc import Sequence
@@ -45,7 +46,6 @@ from moviemanager.migrations.tenant_isolation import (
     remove_isolation,
     share_with_all_tenants,
 )
-from moviemanager.models import RATING_KEY, YEAR_KEY
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -75,6 +75,18 @@ SORT_KEY_INDEXES = {
     "ix_movies_rating": (["rating"], "tmdb_id"),
     "ix_movies_year_rating": (["year", "rating"], "tmdb_id"),
 }
+# Laid out as PostgreSQL prints them back, as models.py has them: the app's sort queries name these
+# expressions, and a test keeps the two equal while no later revision rebuilds these indexes.
+YEAR_KEY = """
+CASE
+    WHEN (data ->> 'year') IS NULL THEN 0
+    ELSE (data ->> 'year')::integer
+END"""
+RATING_KEY = """
+CASE
+    WHEN (data ->> 'rating') IS NULL THEN -1
+    ELSE (data ->> 'rating')::numeric
+END"""
 SORT_KEYS = {
     "year": (YEAR_KEY, "COALESCE((data ->> 'year')::integer, 0)"),
     "rating": (RATING_KEY, "COALESCE((data ->> 'rating')::numeric, -1)"),

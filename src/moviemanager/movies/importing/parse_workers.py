@@ -2,7 +2,7 @@
 
 `produce` turns a file (or a byte range of it) into COPY chunks and a Tally of what it saw.
 
-Run as `python -m moviemanager.movies.parse_workers FD TENANT ON_ERROR ENCODING` it is a child
+Run as `python -m moviemanager.movies.importing.parse_workers FD TENANT ON_ERROR ENCODING` it is a child
 process: it reads a ByteRange line from standard input, parses that range of the file open on
 descriptor FD (ENCODING empty: sniffed), and writes framed messages to standard output. The range
 comes last so that the parent can look for it while the child starts (imports take a second).
@@ -332,7 +332,7 @@ def _parse_part(
 
 
 if __name__ == "__main__":
-    # Through the package, so that what is pickled names moviemanager.movies.parse_workers, not __main__.
+    # Through the package, so that what is pickled names moviemanager.movies.importing.parse_workers, not __main__.
     from moviemanager.movies.importing import parse_workers
 
     sys.exit(parse_workers._child_main(sys.argv[1:]))
