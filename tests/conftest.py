@@ -8,7 +8,8 @@ the end (the app's sessions join it through savepoints).
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TypeVar
 
 import asyncpg
 import httpx
@@ -27,11 +28,26 @@ from moviemanager.embedded import EmbeddedPostgres
 from moviemanager.migrations import upgrade_to_head
 from moviemanager.models import Tenant
 from moviemanager.movies.importing.bulk import BulkMovies
-from moviemanager.read_pool import TransactionReads
 from moviemanager.uow import UnitOfWork
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+T = TypeVar("T")
+
+
+class TransactionReads:
+    """Reads inside an open transaction of a SQLAlchemy connection (the tests': each test's data
+    lives in a transaction that is never committed, which a pool's connections could not see)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def run(self, tenant: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        raw = (await self._connection.get_raw_connection()).driver_connection
+        await raw.execute("SELECT set_config('app.tenant', $1, true)", tenant)
+        return await work(raw)
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,6 @@ from moviemanager.db import Base, create_engine
 from moviemanager.migrations import (
     alembic_config,
     current_revision,
-    downgrade_to_base,
     head_revision,
     include_name,
     upgrade_to_head,
@@ -30,6 +29,10 @@ from moviemanager.movies.search import DERIVED_KEYS, search_texts, tsquery_text
 
 from .conftest import create_scratch_database, drop_database
 from .movies.test_search_texts import lexemes
+
+
+async def downgrade_to_base(url: str | URL) -> None:
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
 
 
 @contextlib.asynccontextmanager

@@ -35,8 +35,20 @@ async def test_an_exhausted_read_pool_answers_503_within_the_pool_timeout(settin
         serving(app, engine),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client,
     ):
-        async with app.state.reads.connection("someone"):  # the only read connection, held by another request
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def hold(connection):
+            holding.set()
+            await release.wait()
+
+        # The only read connection, held by another read.
+        held = asyncio.create_task(app.state.reads.run("someone", hold))
+        await holding.wait()
+        try:
             response = await asyncio.wait_for(client.get("/movies", params={"tenant": "nobody"}), timeout=5)
+        finally:
+            release.set()
+            await held
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"
         assert "busy" in response.json()["detail"]

@@ -7,9 +7,8 @@ import pytest
 
 from moviemanager.app import create_app
 from moviemanager.logs import access_log
-from moviemanager.read_pool import TransactionReads
 
-from .conftest import ADMIN
+from .conftest import ADMIN, TransactionReads
 from .factories import catalog_csv, movie
 
 BROWSER = "http://localhost:3000"

@@ -46,10 +46,6 @@ class Writer:
 
     tenant: str | None
 
-    @property
-    def is_admin(self) -> bool:
-        return self.tenant is None
-
 
 def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -38,7 +38,7 @@ def configure_logging(level: str) -> None:
 def log_request(scope: Scope, status: int, seconds: float) -> None:
     """The access log's line for one request."""
     if not access_log.isEnabledFor(logging.INFO):
-        return  # the fields cost a cached page a few µs, and nobody reads them
+        return  # building the fields costs every request, and nobody would read them
     fields = {
         "method": scope["method"],
         "path": scope["path"],

@@ -1,8 +1,8 @@
 """The one middleware around every request: the body cap, CORS and the request log.
 
 It does what three middlewares did (the body cap, Starlette's CORSMiddleware, a timing and logging
-one), in one ASGI layer that reads the request's headers once and wraps `send` once: the three
-layers cost a page from the page cache about 20 µs, a tenth of its Python time (bench/read.py).
+one), in one ASGI layer that reads the request's headers once and wraps `send` once: three
+layers cost a page from the page cache a tenth of its Python time (docs/performance.md).
 
 - The body cap (limits.py) answers 413 inside CORS, so a browser can read it.
 - CORS is Starlette's policy: a preflight gets Starlette's own answer; any other response to a

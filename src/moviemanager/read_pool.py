@@ -2,7 +2,7 @@
 
 Those reads are single statements, so they need no transaction: in autocommit a statement sees one
 snapshot. Through a SQLAlchemy session the same page cost eight round trips (pre-ping, BEGIN, the
-tenant's set_config, the version, the page, its categories, ROLLBACK) and about 1 ms of Python.
+tenant's set_config, the version, the page, its categories, ROLLBACK) and far more Python.
 Here it costs one round trip (a list page two: the version first, for the page cache), as the
 connection stays scoped to the tenant it last served.
 
@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Protocol, TypeVar
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import Settings
 from .db import Timeouts, as_interval
@@ -38,7 +38,7 @@ Work = Callable[[asyncpg.Connection], Awaitable[T]]
 
 
 class Reads(Protocol):
-    """Where reads run: a ReadPool, or TransactionReads."""
+    """Where reads run: a ReadPool (the tests run them in their own transaction instead)."""
 
     async def run(self, tenant: str, work: "Work[T]") -> T:
         """`work` on a connection scoped to `tenant`, its result returned."""
@@ -80,7 +80,7 @@ class ReadPool:
                 "default_transaction_read_only": "on",
                 # A plan for the values at hand, every time: after five runs PostgreSQL may keep a
                 # generic plan of a prepared statement, and for a search that plan reads whole
-                # GIN posting lists (53 requests/s instead of 1,200 in bench/read.py).
+                # GIN posting lists, over twenty times slower (docs/performance.md).
                 "plan_cache_mode": "force_custom_plan",
                 "statement_timeout": as_interval(timeouts.statement),
                 "lock_timeout": as_interval(timeouts.lock),
@@ -105,13 +105,6 @@ class ReadPool:
                         raise ConnectionError("the read connection was lost") from exc
                     log.info("read connection lost (%s); running the read again on a new one", type(exc).__name__)
         raise AssertionError("unreachable")
-
-    @asynccontextmanager
-    async def connection(self, tenant: str) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection scoped to `tenant`, for as long as the block lasts."""
-        async with self._acquired() as connection:
-            await connection.scope_to(tenant)
-            yield connection
 
     @asynccontextmanager
     async def _acquired(self) -> AsyncIterator[asyncpg.Connection]:
@@ -154,16 +147,3 @@ def _lost(connection: asyncpg.Connection, exc: Exception) -> bool:
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
     """The pool's reset: nothing to undo (see the module's docstring)."""
-
-
-class TransactionReads:
-    """Reads inside an open transaction of a SQLAlchemy connection (the tests': each test's data
-    lives in a transaction that is never committed, which a pool's connections could not see)."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-
-    async def run(self, tenant: str, work: Work[T]) -> T:
-        raw = (await self._connection.get_raw_connection()).driver_connection
-        await raw.execute("SELECT set_config('app.tenant', $1, true)", tenant)
-        return await work(raw)

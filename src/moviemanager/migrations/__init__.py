@@ -1,4 +1,4 @@
-"""Running the Alembic migrations from code (server start-up, CLI, tests)."""
+"""Running the Alembic migrations from code (server start-up, the CLI, /readyz)."""
 
 import asyncio
 from functools import cache
@@ -24,10 +24,6 @@ def alembic_config(url: str | URL) -> Config:
 async def upgrade_to_head(url: str | URL) -> None:
     # Alembic's env.py runs its own event loop, so it gets a thread of its own.
     await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
-
-
-async def downgrade_to_base(url: str | URL) -> None:
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
 
 
 @cache

@@ -4,9 +4,8 @@ import httpx
 import pytest
 
 from moviemanager.app import create_app
-from moviemanager.read_pool import TransactionReads
 
-from ...conftest import ADMIN
+from ...conftest import ADMIN, TransactionReads
 from ...factories import catalog_csv, movie
 
 

@@ -1,11 +1,11 @@
 """Answers from memory, before routing: a GET /movies or GET /movies/{tmdb_id} whose response this
 process computed earlier and still keeps.
 
-The page cache (reads.py) keeps pages and movies by ETag, and an ETag names the tenant's data
-version and the request (caching.Conditional). When the tenant's version is in memory
-(tenants/versions.py), finding the entry costs no query; answering from it here costs no routing,
-no validation and no handler either, which were about half of the Python a 304 or a cached page
-cost (bench/read.py).
+The page cache (page_cache.py, filled by views.py) keeps pages and movies by ETag, and an ETag
+names the tenant's data version and the request (etags.Conditional). When the tenant's version is
+in memory (tenants/versions.py), finding the entry costs no query; answering from it here costs no
+routing, no validation and no handler either, about half of the Python a 304 or a cached page
+cost otherwise (docs/performance.md).
 
 Validating the request again is not needed: an entry exists only because a request with the same
 key (tenant, language, path, every parameter) was valid and answered, and the answer cannot have

@@ -52,8 +52,8 @@ def request_key(tenant: str, path: str, query: list[tuple[str, str]], language: 
 
 def request_conditional(scope: Scope, query: list[tuple[str, str]], tenant: str, language: str | None) -> Conditional:
     """A GET's Conditional, from its ASGI scope and its parameters as Starlette parses them. The
-    routes and the answers from memory (from_memory.py) both build it here: their keys must agree."""
-    # The scope's path, not the URL: building the URL would cost a 304 5 µs.
+    routes and the answers from memory (cached_answers.py) both build it here: their keys must agree."""
+    # The scope's path, not the URL: building the URL would be a noticeable part of a 304's cost.
     key = request_key(tenant, scope["path"], query, language)
     return Conditional(key, first_header(scope, b"if-none-match"))
 

@@ -2,7 +2,7 @@
 
 GET /movies/facets and GET /categories take the filters as a FastAPI query model. GET /movies and
 GET /movies/{tmdb_id} validate their model themselves (`from_request`): FastAPI resolves a query
-model field by field, which cost a list page 0.1 ms, a third of its whole time (bench/read.py).
+model field by field, a large share of a list page's time (docs/performance.md).
 Their OpenAPI parameters are generated from the same models (`openapi_parameters`).
 """
 
@@ -124,7 +124,7 @@ class MovieParams(BaseModel):
 
 def _validated(model: type[ParamsModel], query: QueryParams) -> ParamsModel:
     try:
-        # A dict: pydantic reads any other mapping a field at a time (12 µs a page, instead of 2).
+        # A dict: pydantic reads any other mapping a field at a time, several times slower.
         return model.model_validate(dict(query))
     except ValidationError as exc:
         raise RequestValidationError([{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]) from None

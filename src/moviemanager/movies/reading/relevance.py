@@ -34,9 +34,9 @@ def relevance_page_sql(
     matches = f"{SEARCH_VECTOR_SQL} @@ {query}"
     # Tier 0 tests the words as a function, which no index answers: a title that begins with them
     # has them, so the test filters almost nothing, and must not tempt the planner into ANDing the
-    # title range with the search GIN (it misjudges a prefix's matches: on 1M movies it once
-    # estimated 199 for 18,276, and its bitmap and sort took 54–370 ms where reading the range in
-    # order takes 1 ms). ts_match_vq is the @@ operator's function.
+    # title range with the search GIN (it misjudges a prefix's matches, and its bitmap and sort
+    # cost a hundred times the ordered range read: docs/performance.md). ts_match_vq is the @@
+    # operator's function.
     typed_words = f"ts_match_vq({SEARCH_VECTOR_SQL}, {query})"
     in_titles = f"{TITLE_WORDS_SQL} @@ {query}"
     starts = _title_starts_with(query_text, bind)
