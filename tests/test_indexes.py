@@ -9,7 +9,7 @@ from moviemanager.movies.importer import import_catalog
 from moviemanager.movies.ordering import order_for
 from moviemanager.movies.reads import Listing, Parameters, page_statement
 from moviemanager.movies.relevance import relevance_page_sql
-from moviemanager.movies.repository import MovieFilters, genres_in_category
+from moviemanager.movies.repository import MovieFilters, category_subtree
 from moviemanager.movies.search import tsquery_text
 from moviemanager.uow import UnitOfWork
 
@@ -158,9 +158,9 @@ async def test_category_filters_name_their_genres_so_an_empty_category_reads_no_
     asks the genre index instead of walking the primary key through every movie."""
     await load(UnitOfWork(sessions), "big", 20_000)
     async with uow.for_tenant("big"):
-        look_up = genres_in_category(uow.session)
+        look_up = category_subtree(uow.session)
         news = await MovieFilters(category=36).resolved(look_up)  # TV news: no movie of the catalog
-        assert news.category_genres == (10763,)
+        assert news.category_genres == (10763,) and news.category_subtree == (36,)
         empty = await plan(uow, "big", news, analyze=True)
         served_by_index(empty)
         assert "genre_keys" in index_conditions(empty) and "Rows Removed by Filter" not in empty, empty

@@ -1,9 +1,12 @@
-"""Which categories movies are in, and how many per category: one definition, used by imports,
-by category administration, by the report and by migration 0003b.
+"""Which categories movies are in, and how many per category: one definition, used by the reads,
+the `category=` filter, imports, category administration and the report.
 
 A movie is in the categories of its canonical genres: `genre_keys` in its data holds their ids
-(see movies/genres.py), and `genre_categories` maps each to its categories. Nothing else is stored
-(migration 0011 says why the links are derived, not kept).
+(see movies/genres.py), and `genre_categories` maps each to its categories. A movie whose CSV row
+names a `Category ID` is in that category too: `genre_keys` ends with `{"category": id}` (the
+importer puts it there, beside `data.category_id`), so the GIN index on `genre_keys` finds it as
+it finds a genre. An explicit category that was deleted since is found no more. Nothing else is
+stored (migration 0011 says why the links are derived, not kept).
 """
 
 from sqlalchemy import (
@@ -25,20 +28,30 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.sql.selectable import CTE
 
 from ..models import Category, CategoryCount, Movie
+from ..movies.genres import EXPLICIT_CATEGORY_KEY
 
 # The categories a genre_keys value ({genre_keys}, an SQL expression) puts a movie in, one row
-# (id) each: two genres may share a category (Action, Action & Adventure). Unknown genres' keys
-# are strings, which no genre_id equals.
-CATEGORIES_OF_GENRES_SQL = """(
-    SELECT DISTINCT genre_categories.category_id AS id
-    FROM jsonb_array_elements({genre_keys}) AS genre(key)
-    JOIN genre_categories ON to_jsonb(genre_categories.genre_id) = genre.key
+# (id, explicit) each: its genres' categories, and its explicit category if that still exists
+# (explicit: true), each id once (two genres may share a category, as Action and Action &
+# Adventure do, and the explicit one may be a genre's too). Unknown genres' keys are strings, which
+# no genre_id equals and which have no "category" field.
+MOVIE_CATEGORIES_SQL = f"""(
+    SELECT found.id, bool_or(found.explicit) AS explicit
+    FROM jsonb_array_elements({{genre_keys}}) AS genre(key)
+    CROSS JOIN LATERAL (
+        SELECT genre_categories.category_id, false FROM genre_categories
+        WHERE to_jsonb(genre_categories.genre_id) = genre.key
+        UNION ALL
+        SELECT categories.id, true FROM categories
+        WHERE categories.id = CAST(genre.key ->> '{EXPLICIT_CATEGORY_KEY}' AS integer)
+    ) AS found(id, explicit)
+    GROUP BY found.id
 )"""
 
 
 def category_set_sql(genre_keys: str) -> str:
     """The same as a sorted array of ids (empty for none): movies with equal sets group together."""
-    categories = CATEGORIES_OF_GENRES_SQL.format(genre_keys=genre_keys)
+    categories = MOVIE_CATEGORIES_SQL.format(genre_keys=genre_keys)
     return f"ARRAY(SELECT category.id FROM {categories} AS category ORDER BY category.id)"
 
 

@@ -57,15 +57,22 @@ class CategoryRepository:
     # Administration. Imports hold SHARE on `categories` (lock_for_import): they read the genre
     # mapping and write counts against the tree, so the tree must not change under them.
 
-    async def lock_for_import(self) -> dict[int, list[int]]:
-        """Keep the tree and the genre mapping as they are until commit; return the mapping (genre → categories)."""
+    async def lock_for_import(self) -> tuple[dict[int, list[int]], frozenset[int]]:
+        """Keep the tree and the genre mapping as they are until commit; return the mapping (genre →
+        categories) and every category's id, read together."""
         await self.session.execute(text("LOCK TABLE categories IN SHARE MODE"))
         rows = await self.session.execute(
-            select(genre_categories.c.genre_id, func.array_agg(genre_categories.c.category_id)).group_by(
-                genre_categories.c.genre_id
+            select(Category.id, genre_categories.c.genre_id).outerjoin(
+                genre_categories, genre_categories.c.category_id == Category.id
             )
         )
-        return {genre: sorted(categories) for genre, categories in rows}
+        mapping: dict[int, list[int]] = {}
+        ids = set()
+        for category, genre in rows:
+            ids.add(category)
+            if genre is not None:
+                mapping.setdefault(genre, []).append(category)
+        return {genre: sorted(categories) for genre, categories in mapping.items()}, frozenset(ids)
 
     async def lock_for_change(self) -> None:
         """Wait for running imports (briefly), and keep new imports and other changes out until commit."""

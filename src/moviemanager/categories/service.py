@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import CategoryConflict, CategoryNotFound, InvalidCategory
-from ..movies.repository import MovieFilters, genres_in_category
+from ..movies.repository import MovieFilters, category_subtree
 from ..tenants.service import require_tenant
 from ..uow import UnitOfWork
 from .repository import CategoryRow, Counts
@@ -37,7 +37,7 @@ async def category_tree(
         counts = None
         if tenant is not None:
             await require_tenant(uow, tenant)
-            conditions = (await filters.resolved(genres_in_category(uow.session))).conditions()
+            conditions = (await filters.resolved(category_subtree(uow.session))).conditions()
             if conditions:
                 counts = await uow.categories.live_counts(tenant, conditions)
             else:

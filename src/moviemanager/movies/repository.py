@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, ColumnElement, column, false, func, select, table, text
+from sqlalchemy import BigInteger, ColumnElement, column, false, func, literal_column, select, table, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.sql.selectable import NamedFromClause
@@ -16,7 +16,7 @@ from ..models import Movie
 from .bulk import BulkMovies
 from .csv_import import RUNTIME_RANGE, YEAR_RANGE
 from .facets import facets_statement
-from .genres import canonical_genre, genre_key
+from .genres import EXPLICIT_CATEGORY_KEY, canonical_genre, genre_key
 from .ordering import GENRE_KEYS_SQL, RATING_SQL, RUNTIME_SQL, SEARCH_VECTOR_SQL, YEAR_SQL, Bind, tsquery_sql
 
 MAX_CATEGORY_ID = 2**31 - 1
@@ -33,15 +33,19 @@ class MovieFilters:
     runtime_lte: int | None = None
     search: str | None = None  # a tsquery text (see search.tsquery_text), not the words typed
     category: int | None = None
-    # The genres whose movies are in `category` or below it, looked up by resolved(): constants in
-    # the SQL, so that the planner sees how many movies they hold. Not part of the filters' identity.
+    # What puts a movie in `category` or below it, looked up by resolved(): the genres mapped to
+    # the subtree's categories, and the subtree's categories themselves (a movie's explicit one).
+    # Constants in the SQL, so that the planner sees how many movies they hold. Not part of the
+    # filters' identity.
     category_genres: tuple[int, ...] | None = None
+    category_subtree: tuple[int, ...] | None = None
 
-    async def resolved(self, genres_in_category: "GenresInCategory") -> "MovieFilters":
-        """These filters, ready for where(): with the category's genres looked up."""
+    async def resolved(self, look_up: "CategorySubtree") -> "MovieFilters":
+        """These filters, ready for where(): with the category's genres and subtree looked up."""
         if self.category is None or self.category_genres is not None or self._matches_nothing():
             return self
-        return replace(self, category_genres=tuple(await genres_in_category(self.category)))
+        genres, subtree = await look_up(self.category)
+        return replace(self, category_genres=tuple(genres), category_subtree=tuple(subtree))
 
     def where(self, bind: Bind) -> list[str]:
         """The filters as SQL conditions on `movies`; `bind` takes each value and returns its
@@ -67,9 +71,9 @@ class MovieFilters:
         if self.search is not None:
             conditions.append(f"{SEARCH_VECTOR_SQL} @@ {tsquery_sql(bind(self.search))}")
         if self.category is not None:
-            if self.category_genres is None:
+            if self.category_genres is None or self.category_subtree is None:
                 raise ValueError("the category's genres are not looked up: call MovieFilters.resolved() first")
-            conditions.append(_any_genre(self.category_genres, bind))
+            conditions.append(_in_category(self.category_genres, self.category_subtree, bind))
         return conditions
 
     def _matches_nothing(self) -> bool:
@@ -101,6 +105,7 @@ class MovieFilters:
         """The filters as bytes, equal for equal filters (cursors are bound to them)."""
         values = {name: str(value) for name, value in vars(self).items() if value is not None}
         values.pop("category_genres", None)
+        values.pop("category_subtree", None)
         return orjson.dumps(values)
 
 
@@ -119,15 +124,18 @@ def _genre_condition(value: str, bind: Bind) -> str:
     return "(" + " OR ".join(alternatives) + ")" if alternatives else "false"
 
 
-def _any_genre(genres: Sequence[int], bind: Bind) -> str:
-    """Movies with any of these canonical genres: one containment test each, on the GIN index."""
-    tests = [f"{GENRE_KEYS_SQL} @> CAST({bind(orjson.dumps([genre]).decode())} AS jsonb)" for genre in genres]
+def _in_category(genres: Sequence[int], subtree: Sequence[int], bind: Bind) -> str:
+    """Movies with any of these canonical genres, or whose explicit category is one of `subtree`
+    (kept in genre_keys, see categories/counts.py): one containment test each, on the GIN index."""
+    keys = [*([genre] for genre in genres), *([{EXPLICIT_CATEGORY_KEY: category}] for category in subtree)]
+    tests = [f"{GENRE_KEYS_SQL} @> CAST({bind(orjson.dumps(key).decode())} AS jsonb)" for key in keys]
     return "(" + " OR ".join(tests) + ")" if tests else "false"
 
 
-# The genres of a category and of every category below it: a movie is in a category through its
-# genres (see categories/counts.py). The path stops the walk at a cycle inserted by hand.
-GENRES_IN_CATEGORY_SQL = """
+# What puts a movie in a category or below it (see categories/counts.py), as one row: the genres
+# mapped to the subtree's categories, and the subtree's categories (an explicit category is one
+# of them). The path stops the walk at a cycle inserted by hand.
+CATEGORY_SUBTREE_SQL = """
     WITH RECURSIVE subtree(id, path) AS (
         SELECT categories.id, ARRAY[categories.id] FROM categories WHERE categories.id = {category}
         UNION ALL
@@ -135,21 +143,31 @@ GENRES_IN_CATEGORY_SQL = """
         FROM categories JOIN subtree ON categories.parent_id = subtree.id
         WHERE array_position(subtree.path, categories.id) IS NULL
     )
-    SELECT DISTINCT genre_categories.genre_id FROM genre_categories
-    WHERE genre_categories.category_id IN (SELECT id FROM subtree)
-    ORDER BY genre_categories.genre_id"""
+    SELECT
+        ARRAY(SELECT DISTINCT genre_categories.genre_id FROM genre_categories
+              WHERE genre_categories.category_id IN (SELECT id FROM subtree) ORDER BY 1) AS genres,
+        ARRAY(SELECT DISTINCT subtree.id FROM subtree ORDER BY 1) AS subtree"""
 
-GenresInCategory = Callable[[int], Awaitable[list[int]]]
+# A category's id → (the genres, the categories) that put a movie in its subtree.
+CategorySubtree = Callable[[int], Awaitable[tuple[list[int], list[int]]]]
 
 
-def genres_in_category(session: AsyncSession) -> GenresInCategory:
+def category_subtree(session: AsyncSession) -> CategorySubtree:
     """MovieFilters.resolved's lookup, in the session's transaction."""
 
-    async def look_up(category: int) -> list[int]:
-        sql = text(GENRES_IN_CATEGORY_SQL.format(category=":category"))
-        return list(await session.scalars(sql, {"category": category}))
+    async def look_up(category: int) -> tuple[list[int], list[int]]:
+        sql = text(CATEGORY_SUBTREE_SQL.format(category=":category"))
+        genres, subtree = (await session.execute(sql, {"category": category})).one()
+        return list(genres), list(subtree)
 
     return look_up
+
+
+# A movie's data as an export writes it: without a Category ID whose category was deleted since,
+# so that the file imports again.
+EXPORTED_DATA_SQL = """CASE WHEN movies.data -> 'category_id' IS NOT NULL AND NOT EXISTS (
+        SELECT FROM categories WHERE categories.id = CAST(movies.data ->> 'category_id' AS integer)
+    ) THEN movies.data - 'category_id' ELSE movies.data END"""
 
 
 class MovieRepository:
@@ -163,7 +181,7 @@ class MovieRepository:
         """(facet, value, label, count) rows: see facets.facets_statement. Read from the tenant's own
         partition, as a facet over a big tenant is a long read."""
         movies = await self._own_partition()
-        filters = await filters.resolved(genres_in_category(self.session))
+        filters = await filters.resolved(category_subtree(self.session))
         return [tuple(row) for row in await self.session.execute(facets_statement(movies, filters.conditions()))]
 
     async def stream_all(
@@ -172,9 +190,9 @@ class MovieRepository:
         """(tmdb_id, data) of every matching movie by TMDB id, fetched `batch_size` rows at a time
         through a server-side cursor, so the catalog is never in memory whole."""
         movies = await self._own_partition()
-        filters = await filters.resolved(genres_in_category(self.session))
+        filters = await filters.resolved(category_subtree(self.session))
         statement = (
-            select(movies.c.tmdb_id, movies.c.data)
+            select(movies.c.tmdb_id, literal_column(EXPORTED_DATA_SQL, JSONB))
             .where(*filters.conditions())
             .order_by(movies.c.tmdb_id)
             .execution_options(yield_per=batch_size)
@@ -184,7 +202,7 @@ class MovieRepository:
     async def extra_columns(self, filters: MovieFilters = MovieFilters()) -> tuple[str, ...]:
         """The CSV columns beyond the seed's that any matching movie has, sorted by name."""
         movies = await self._own_partition()
-        filters = await filters.resolved(genres_in_category(self.session))
+        filters = await filters.resolved(category_subtree(self.session))
         names = func.jsonb_object_keys(movies.c.data["extra"])
         statement = select(names).where(*filters.conditions()).distinct()
         # Sorted here, not by the database's collation, so the order is the same on every server.
