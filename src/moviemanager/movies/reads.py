@@ -15,7 +15,7 @@ from typing import Literal
 import asyncpg
 import orjson
 
-from ..categories.counts import MOVIE_CATEGORIES_SQL
+from ..categories.counts import EXPLICIT_ID_SQL, MOVIE_CATEGORIES_SQL
 from ..errors import InvalidCursor, InvalidListing, MovieNotFound, TenantNotFound
 from ..read_pool import Reads
 from ..tenants.versions import DataVersions
@@ -307,6 +307,8 @@ def _field_sql(name: str, language: str) -> str:
             return f"page.data -> '{name}'"
 
 
+_GENRE_KEYS = "page.data -> 'genre_keys'"
+_EXPLICIT_ID = EXPLICIT_ID_SQL.format(genre_keys=_GENRE_KEYS)
 # Each movie's categories, by id, from its genres and its explicit category (see
 # categories/counts.py); its category_id is the explicit one, else the lowest. Each name is a
 # lookup by primary key: as a join, PostgreSQL hashed the whole (small) categories table once per
@@ -317,8 +319,8 @@ LINKED_CATEGORIES = f"""
             SELECT json_agg(json_build_object('id', category.id, 'name', (
                         SELECT categories.name FROM categories WHERE categories.id = category.id
                     )) ORDER BY category.id) AS categories,
-                COALESCE(min(category.id) FILTER (WHERE category.explicit), min(category.id)) AS first_id
-            FROM {MOVIE_CATEGORIES_SQL.format(genre_keys="page.data -> 'genre_keys'")} AS category
+                COALESCE(min(category.id) FILTER (WHERE category.id = {_EXPLICIT_ID}), min(category.id)) AS first_id
+            FROM {MOVIE_CATEGORIES_SQL.format(genre_keys=_GENRE_KEYS)} AS category
         ) AS linked ON true"""
 
 # The genres as written; with a language, each canonical one (its key a genre id, see
