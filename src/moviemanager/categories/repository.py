@@ -122,7 +122,8 @@ class CategoryRepository:
         await self.session.execute(update(Category).where(Category.id == category_id).values(**values))
 
     async def delete(self, category_id: int) -> None:
-        """The category and its genre mapping: its movies stay, in their genres' other categories."""
+        """The category and its genre mapping: its movies stay, in their other categories (a
+        Category ID naming it finds no category any more, see counts.MOVIE_CATEGORIES_SQL)."""
         await self.session.execute(delete(genre_categories).where(genre_categories.c.category_id == category_id))
         await self.session.execute(delete(Category).where(Category.id == category_id))
 

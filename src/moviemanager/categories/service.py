@@ -144,7 +144,8 @@ async def change_category(uow: UnitOfWork, category_id: int, change: CategoryCha
 
 
 async def delete_category(uow: UnitOfWork, category_id: int) -> None:
-    """Delete a category with no subcategories; its movies stay, in their other categories."""
+    """Delete a category with no subcategories; its movies stay, in their other categories. A movie
+    whose Category ID names it is in it no more (its data keeps the id: nothing finds it)."""
     async with uow:
         await uow.categories.lock_for_change()
         await _existing(uow, category_id)
