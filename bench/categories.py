@@ -38,7 +38,7 @@ from moviemanager.categories.repository import CategoryRepository
 from moviemanager.config import Settings
 from moviemanager.db import app_url, async_url, create_engine, create_sessionmaker
 from moviemanager.migrations import upgrade_to_head
-from moviemanager.movies.category_counts import CATEGORIES_OF_GENRES_SQL, category_counts
+from moviemanager.movies.category_counts import MOVIE_CATEGORIES_SQL, category_counts
 from moviemanager.movies.importing.importer import import_catalog
 from moviemanager.movies.reading.filters import MovieFilters
 from moviemanager.uow import UnitOfWork
@@ -61,7 +61,7 @@ JOIN closure ON closure.id = genre_categories.category_id
 WHERE movies.tenant = :tenant GROUP BY closure.ancestor
 """
 # A movie's categories, as the app derives them (movies/category_counts.py).
-MOVIE_CATEGORIES = CATEGORIES_OF_GENRES_SQL.format(genre_keys="movies.data -> 'genre_keys'")
+MOVIE_CATEGORIES = MOVIE_CATEGORIES_SQL.format(genre_keys="movies.data -> 'genre_keys'")
 MOVIE_CATEGORY_PAIRS = f"""
 SELECT count(*) FROM movies CROSS JOIN LATERAL {MOVIE_CATEGORIES} AS category
 WHERE movies.tenant = :tenant

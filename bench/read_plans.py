@@ -1,5 +1,5 @@
 """EXPLAIN ANALYZE of the statement behind each case of bench/read.py, as the service runs it: the
-project's own SQL (movies/reads.py), as the app role under row-level security."""
+project's own SQL (movies/reading/views.py), as the app role under row-level security."""
 
 import asyncio
 from typing import Any

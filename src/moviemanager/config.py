@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     max_upload_mb: int = Field(default=1024, ge=1)
-    # Memory for response bodies of GET /movies (movies/page_cache.py); 0: none.
+    # Memory for response bodies of GET /movies (movies/reading/page_cache.py); 0: none.
     page_cache_mb: int = Field(default=64, ge=0)
     # Keep the tenants' data versions in memory, told by LISTEN/NOTIFY (tenants/versions.py); off:
     # read the version with each request (for a connection pooler in transaction mode, which

@@ -61,11 +61,11 @@ class Movie(Base):
     """A movie of one tenant's catalog; its attributes live in `data` (JSONB), keyed by API field.
 
     The table is partitioned by tenant, one partition per tenant, swapped whole by a reload
-    (see movies/bulk.py); migration 0002 says why there is no foreign key to `tenants`.
+    (see movies/importing/bulk.py); migration 0002 says why there is no foreign key to `tenants`.
     """
 
     __tablename__ = "movies"
-    # Every index here is rebuilt on each new partition by the importer (movies/bulk.py).
+    # Every index here is rebuilt on each new partition by the importer (movies/importing/bulk.py).
     __table_args__ = (
         PrimaryKeyConstraint("tenant", "tmdb_id", postgresql_include=["checksum"]),
         Index(

@@ -6,7 +6,7 @@ final state is the last successful reload's, no answer is a 5xx, the log shows n
 another tenant's checksum never changes. Each reloader also reads right after each of its
 successful reloads, sending the ETag it read just before: that read must never be a 304, nor show
 a catalog older than its own (only its own or one another reloader committed meanwhile), although
-pages are kept in memory and answered from there (movies/from_memory.py).
+pages are kept in memory and answered from there (movies/reading/cached_answers.py).
 
     uv run python tests/stress/stress_concurrency.py [--reloads 50] [--readers 20]
 """

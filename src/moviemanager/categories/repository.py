@@ -57,15 +57,22 @@ class CategoryRepository:
     # Administration. Imports hold SHARE on `categories` (lock_for_import): they read the genre
     # mapping and write counts against the tree, so the tree must not change under them.
 
-    async def lock_for_import(self) -> dict[int, list[int]]:
-        """Keep the tree and the genre mapping as they are until commit; return the mapping (genre → categories)."""
+    async def lock_for_import(self) -> tuple[dict[int, list[int]], frozenset[int]]:
+        """Keep the tree and the genre mapping as they are until commit; return the mapping (genre →
+        categories) and every category's id, read together."""
         await self.session.execute(text("LOCK TABLE categories IN SHARE MODE"))
         rows = await self.session.execute(
-            select(genre_categories.c.genre_id, func.array_agg(genre_categories.c.category_id)).group_by(
-                genre_categories.c.genre_id
+            select(Category.id, genre_categories.c.genre_id).outerjoin(
+                genre_categories, genre_categories.c.category_id == Category.id
             )
         )
-        return {genre: sorted(categories) for genre, categories in rows}
+        mapping: dict[int, list[int]] = {}
+        ids = set()
+        for category, genre in rows:
+            ids.add(category)
+            if genre is not None:
+                mapping.setdefault(genre, []).append(category)
+        return {genre: sorted(categories) for genre, categories in mapping.items()}, frozenset(ids)
 
     async def lock_for_change(self) -> None:
         """Wait for running imports (briefly), and keep new imports and other changes out until commit."""
@@ -115,7 +122,8 @@ class CategoryRepository:
         await self.session.execute(update(Category).where(Category.id == category_id).values(**values))
 
     async def delete(self, category_id: int) -> None:
-        """The category and its genre mapping: its movies stay, in their genres' other categories."""
+        """The category and its genre mapping: its movies stay, in their other categories (a
+        Category ID naming it finds no category any more, see counts.MOVIE_CATEGORIES_SQL)."""
         await self.session.execute(delete(genre_categories).where(genre_categories.c.category_id == category_id))
         await self.session.execute(delete(Category).where(Category.id == category_id))
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import CategoryConflict, CategoryNotFound, InvalidCategory
-from ..movies.reading.filters import MovieFilters, genres_in_category
+from ..movies.reading.filters import MovieFilters, category_subtree
 from ..tenants.service import require_tenant
 from ..uow import UnitOfWork
 from .repository import CategoryRow, Counts
@@ -37,7 +37,7 @@ async def category_tree(
         counts = None
         if tenant is not None:
             await require_tenant(uow, tenant)
-            conditions = (await filters.resolved(genres_in_category(uow.session))).conditions()
+            conditions = (await filters.resolved(category_subtree(uow.session))).conditions()
             if conditions:
                 counts = await uow.categories.live_counts(tenant, conditions)
             else:
@@ -144,7 +144,8 @@ async def change_category(uow: UnitOfWork, category_id: int, change: CategoryCha
 
 
 async def delete_category(uow: UnitOfWork, category_id: int) -> None:
-    """Delete a category with no subcategories; its movies stay, in their other categories."""
+    """Delete a category with no subcategories; its movies stay, in their other categories. A movie
+    whose Category ID names it is in it no more (its data keeps the id: nothing finds it)."""
     async with uow:
         await uow.categories.lock_for_change()
         await _existing(uow, category_id)

@@ -1,10 +1,13 @@
-"""Which categories movies are in, and how many per category: one definition, used by imports
-(which write each tenant's counts), by category administration and by the category tree's report
-(migration 0003b counts with its own copy).
+"""Which categories movies are in, and how many per category: one definition, used by the reads,
+the `category=` filter, imports (which write each tenant's counts), category administration and
+the category tree's report (migration 0003b counts with its own copy).
 
 A movie is in the categories of its canonical genres: `genre_keys` in its data holds their ids
-(see movies/genres.py), and `genre_categories` maps each to its categories. Nothing else is stored
-(migration 0011 says why the links are derived, not kept).
+(see movies/genres.py), and `genre_categories` maps each to its categories. A movie whose CSV row
+names a `Category ID` is in that category too: `genre_keys` ends with `{"category": id}` (the
+importer puts it there, beside `data.category_id`), so the GIN index on `genre_keys` finds it as
+it finds a genre. An explicit category that was deleted since is found no more. Nothing else is
+stored (migration 0011 says why the links are derived, not kept).
 """
 
 from sqlalchemy import (
@@ -26,20 +29,29 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
 from sqlalchemy.sql.selectable import CTE
 
 from ..models import Category, CategoryCount, Movie
+from ..movies.genres import EXPLICIT_CATEGORY_KEY
 
-# The categories a genre_keys value ({genre_keys}, an SQL expression) puts a movie in, one row
-# (id) each: two genres may share a category (Action, Action & Adventure). Unknown genres' keys
-# are strings, which no genre_id equals.
-CATEGORIES_OF_GENRES_SQL = """(
-    SELECT DISTINCT genre_categories.category_id AS id
-    FROM jsonb_array_elements({genre_keys}) AS genre(key)
+# The id a genre_keys value ({genre_keys}, an SQL expression) names as the movie's explicit
+# category (its Category ID), or NULL: genre_keys holds it last (see movies/genres.py).
+EXPLICIT_ID_SQL = f"CAST({{genre_keys}} -> -1 ->> '{EXPLICIT_CATEGORY_KEY}' AS integer)"
+# The categories a genre_keys value puts a movie in, one row (id) each: its genres' categories,
+# and its explicit category if that still exists. UNION: two genres may share a category (Action,
+# Action & Adventure), and the explicit one may be a genre's too. Unknown genres' keys are
+# strings, which no genre_id equals. The explicit id is read where it is, not by a second pass
+# over the keys, and kept out of the join, whose hash PostgreSQL then builds once per statement.
+MOVIE_CATEGORIES_SQL = f"""(
+    SELECT genre_categories.category_id AS id
+    FROM jsonb_array_elements({{genre_keys}}) AS genre(key)
     JOIN genre_categories ON to_jsonb(genre_categories.genre_id) = genre.key
+    UNION
+    SELECT categories.id FROM categories
+    WHERE {EXPLICIT_ID_SQL} IS NOT NULL AND categories.id = {EXPLICIT_ID_SQL}  -- most movies: not even a scan
 )"""
 
 
 def category_set_sql(genre_keys: str) -> str:
     """The same as a sorted array of ids (empty for none): movies with equal sets group together."""
-    categories = CATEGORIES_OF_GENRES_SQL.format(genre_keys=genre_keys)
+    categories = MOVIE_CATEGORIES_SQL.format(genre_keys=genre_keys)
     return f"ARRAY(SELECT category.id FROM {categories} AS category ORDER BY category.id)"
 
 

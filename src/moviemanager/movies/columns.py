@@ -15,6 +15,7 @@ COLUMNS = {
     "Poster URL": "poster_url",
     "Backdrop URL": "backdrop_url",
     "TMDB ID": "tmdb_id",
+    "Category ID": "category_id",
 }
 REQUIRED_COLUMNS = ("Movie Name", "TMDB ID")
 

@@ -87,6 +87,12 @@ def canonical_genre(name: str) -> int | None:
     return ALIASES.get(genre_key(text))
 
 
+# genre_keys ends with {"category": id} for a movie whose CSV row names a Category ID: the GIN index
+# on genre_keys then finds the movie by its explicit category as it does by a genre (see
+# movies/category_counts.py). An object, so that no genre's id (a number) or key (a string) equals it.
+EXPLICIT_CATEGORY_KEY = "category"
+
+
 def genre_keys(names: list[str]) -> list[int | str]:
     """What a movie's genres are matched by: the canonical id of a known name, the key of an unknown one."""
     keys: list[int | str] = []

@@ -26,9 +26,11 @@ class MovieRead(BaseModel):
     poster_url: str = ""
     backdrop_url: str = ""
     tmdb_id: str
-    category_id: int | None = Field(None, description="The movie's first category (lowest id), as in `categories`")
+    category_id: int | None = Field(
+        None, description="The category its CSV row names (`Category ID`), else its first category (lowest id)"
+    )
     categories: list[CategoryRef] = Field(
-        default_factory=list, description="Every category the movie's genres put it in, by id"
+        default_factory=list, description="Every category its genres and its `Category ID` put it in, by id"
     )
     rated: bool = Field(
         False,

@@ -1,6 +1,6 @@
 """The tenants' data versions, kept in memory: a 304, or a page the page cache holds, costs no query.
 
-Every ETag is derived from a tenant's data version (movies/caching.py), which changes at each
+Every ETag is derived from a tenant's data version (movies/reading/etags.py), which changes at each
 successful reload. Reading it cost a round trip per request, as much as the rest of a cached page.
 Instead each server process listens on one connection of its own: migration 0009's trigger
 notifies every committed change, in commit order, and DataVersions.watch applies them to the map.

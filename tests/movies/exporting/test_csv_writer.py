@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
+from moviemanager.movies.columns import COLUMNS
 from moviemanager.movies.exporting.csv_writer import catalog_chunks
 from moviemanager.movies.formulas import FORMULA_TRIGGERS, escape_formula, unescape_formula
 from moviemanager.movies.importing.csv_rows import read_catalog
 
 from ...factories import HEADER, catalog_csv, movie
 
-SEED_HEADER = ",".join(HEADER)
+SEED_HEADER = ",".join(COLUMNS)
 
 
 def stored(tmdb_id: int, **cells: str) -> tuple[int, dict[str, Any]]:
@@ -74,14 +75,14 @@ async def test_header_and_a_full_record():
     assert text == (
         f"{SEED_HEADER}\r\n"
         'Phim Số 550,https://phimmoi.example/phim/550,,Movie 550,"Phim Hài, Phim Nhạc",2024,95 phút,7.0,'
-        '"Có, dấu phẩy",,,550\r\n'
+        '"Có, dấu phẩy",,,550,\r\n'
     )
 
 
 async def test_none_is_an_empty_cell():
     data = {"movie_name": "Trống", "year": None, "rating": None, "extra": {"Director": None}}
     text = await export_text([(1, data)], ["Director"])
-    assert text.splitlines()[1] == "Trống,,,,,,,,,,,1,"
+    assert text.splitlines()[1] == "Trống,,,,,,,,,,,1,,"
 
 
 async def test_numbers_are_written_to_parse_back_the_same():
@@ -94,7 +95,7 @@ async def test_numbers_are_written_to_parse_back_the_same():
 async def test_text_cells_are_escaped_numbers_are_not():
     data = {"movie_name": '=HYPERLINK("x")', "overview": "-- tóm tắt", "genre": "@Phim", "rating": 0.0}
     text = await export_text([(1, data)])
-    assert text.splitlines()[1] == '"\'=HYPERLINK(""x"")",,,,\'@Phim,,,0.0,\'-- tóm tắt,,,1'
+    assert text.splitlines()[1] == '"\'=HYPERLINK(""x"")",,,,\'@Phim,,,0.0,\'-- tóm tắt,,,1,'
 
 
 async def test_extra_columns_follow_the_seed_ones_in_the_given_order():
@@ -105,7 +106,7 @@ async def test_extra_columns_follow_the_seed_ones_in_the_given_order():
     ]
     lines = (await export_text(movies, ["=Cast", "Director"])).splitlines()
     assert lines[0] == f"{SEED_HEADER},'=Cast,Director"
-    assert [line.split(",", 11)[11] for line in lines[1:]] == ["1,'+x,Trần Anh Hùng", "2,,Lý Hải", "3,,"]
+    assert [line.split(",", 11)[11] for line in lines[1:]] == ["1,,'+x,Trần Anh Hùng", "2,,,Lý Hải", "3,,,"]
 
 
 async def test_multiline_overviews_are_quoted_and_kept():

@@ -1,4 +1,4 @@
-"""Answers from memory, before routing (movies/from_memory.py): for a request whose response this
+"""Answers from memory, before routing (movies/reading/cached_answers.py): for a request whose response this
 process keeps, the same bytes the routes send; every other request goes to the routes."""
 
 import httpx

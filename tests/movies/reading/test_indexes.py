@@ -6,7 +6,7 @@ import io
 from decimal import Decimal
 
 from moviemanager.movies.importing.importer import import_catalog
-from moviemanager.movies.reading.filters import MovieFilters, genres_in_category
+from moviemanager.movies.reading.filters import MovieFilters, category_subtree
 from moviemanager.movies.reading.ordering import order_for
 from moviemanager.movies.reading.relevance import relevance_page_sql
 from moviemanager.movies.reading.views import Listing, Parameters, page_statement
@@ -19,7 +19,8 @@ GENRES = ["Phim Hài", "Phim Chính Kịch", "Phim Hành Động", "Phim Kinh D�
 WORDS = ["Bóng", "Ma", "Cơn", "Bão", "Vũ", "Điệu", "Ký", "Ức", "Hành", "Trình", "Đêm", "Trắng", "Ngọn", "Lửa"]
 
 
-def synthetic_catalog(count: int) -> bytes:
+def synthetic_catalog(count: int, *, category_every: int = 0) -> bytes:
+    """`count` movies; with `category_every`, every so many has Category ID 25 (Dystopian, no genre's)."""
     rows = []
     for i in range(1, count + 1):
         genres = [GENRES[i % len(GENRES)], GENRES[(i // 7) % len(GENRES)]]
@@ -34,13 +35,15 @@ def synthetic_catalog(count: int) -> bytes:
                 # Real rows carry text and links; the planner weighs pages, so the test rows do too.
                 Overview=f"Câu chuyện số {i}, " + "một đoạn mô tả dài về bộ phim. " * 12,
                 Poster_URL=f"https://image.tmdb.org/t/p/w500/{i:027d}.jpg",
+                Category_ID="25" if category_every and i % category_every == 0 else "",
             )
         )
     return catalog_csv(rows)
 
 
-async def load(uow, tenant: str, count: int) -> None:
-    await import_catalog(uow, tenant, io.BytesIO(synthetic_catalog(count)), source_name="test")
+async def load(uow, tenant: str, count: int, *, category_every: int = 0) -> None:
+    data = synthetic_catalog(count, category_every=category_every)
+    await import_catalog(uow, tenant, io.BytesIO(data), source_name="test")
 
 
 async def plan(
@@ -105,7 +108,7 @@ async def test_listing_shapes_use_their_indexes(uow, sessions):
 
 
 async def search_tiers_use_their_indexes(uow) -> None:
-    """Relevance tiers (movies/relevance.py): the title btree for titles that begin with the words,
+    """Relevance tiers (movies/reading/relevance.py): the title btree for titles that begin with the words,
     the title-words GIN, then the search GIN; a tier runs only if the ones before it left room."""
     typed = MovieFilters(search=tsquery_text(["bong", "ma"]))  # "Bóng Ma …"
     first = await plan(uow, "big", typed, "relevance", analyze=True)
@@ -158,9 +161,9 @@ async def test_category_filters_name_their_genres_so_an_empty_category_reads_no_
     asks the genre index instead of walking the primary key through every movie."""
     await load(UnitOfWork(sessions), "big", 20_000)
     async with uow.for_tenant("big"):
-        look_up = genres_in_category(uow.session)
+        look_up = category_subtree(uow.session)
         news = await MovieFilters(category=36).resolved(look_up)  # TV news: no movie of the catalog
-        assert news.category_genres == (10763,)
+        assert news.category_genres == (10763,) and news.category_subtree == (36,)
         empty = await plan(uow, "big", news, analyze=True)
         served_by_index(empty)
         assert "genre_keys" in index_conditions(empty) and "Rows Removed by Filter" not in empty, empty
@@ -168,3 +171,16 @@ async def test_category_filters_name_their_genres_so_an_empty_category_reads_no_
         served_by_index(await plan(uow, "big", comedy))
         for sort in ("-rating", "year"):
             no_sort(await plan(uow, "big", comedy, sort))
+
+
+async def test_a_category_named_by_category_id_is_found_by_the_genre_index(uow, sessions):
+    """An explicit category is kept in genre_keys ({"category": id}): the same GIN index answers it."""
+    await load(UnitOfWork(sessions), "big", 20_000, category_every=100)
+    async with uow.for_tenant("big"):
+        dystopian = await MovieFilters(category=25).resolved(category_subtree(uow.session))
+        assert dystopian.category_genres == () and dystopian.category_subtree == (25,)
+        explained = await plan(uow, "big", dystopian, analyze=True)
+        served_by_index(explained)
+        assert "genre_keys" in index_conditions(explained) and "Rows Removed by Filter" not in explained, explained
+        # 200 movies: found by the index, then sorted (walking the rating index would read them all).
+        served_by_index(await plan(uow, "big", dystopian, "-rating"))

@@ -1,4 +1,4 @@
-"""Writing movies as a catalog CSV in the seed's format, the one `csv_import` reads.
+"""Writing movies as a catalog CSV in the seed's format, the one `importing/csv_rows.py` reads.
 
 Pure: no database, no HTTP. `catalog_chunks` turns (tmdb_id, data) pairs into UTF-8 byte chunks:
 the header, then one record per movie (CRLF line ends, fields quoted only when needed).

@@ -7,7 +7,7 @@ old set until commit, and the old rows leave with their table: no dead tuples, n
 
 The tenant's category counts are rewritten in the same transaction: from the movies per set of
 categories the parsers counted, or from the new rows (a movie's categories are those of its
-genres, see movies/category_counts.py).
+genres and of its Category ID, see movies/category_counts.py).
 
 The app role that serves requests owns no table: creating, indexing, analysing, dropping and
 attaching partitions go through owner functions of migration 0006, which check the tenant

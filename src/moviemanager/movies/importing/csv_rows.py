@@ -8,14 +8,14 @@ import csv
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Set
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
 from ..columns import COLUMNS, REQUIRED_COLUMNS, RUNTIME_RANGE, YEAR_RANGE, digits_in_range, tmdb_id_from_text
 from ..formulas import unescape_formula
-from ..genres import genre_keys, split_genres
+from ..genres import EXPLICIT_CATEGORY_KEY, genre_keys, split_genres
 from ..search import SearchTexts, search_texts
 from .encodings import decode_lines
 
@@ -45,8 +45,9 @@ class _CellError(ValueError):
     """A cell's value is unusable; the message is the reason shown to the user."""
 
 
-def read_catalog(raw_lines: Iterable[bytes]) -> list[MovieRow]:
+def read_catalog(raw_lines: Iterable[bytes], *, category_ids: Set[int] = frozenset()) -> list[MovieRow]:
     """Parse a whole small UTF-8 catalog in memory; raise InvalidCsv listing every problem found.
+    `category_ids`: the categories a Category ID may name.
 
     For tests and tools. The import pipeline streams instead, and PostgreSQL finds its duplicates.
     """
@@ -54,7 +55,7 @@ def read_catalog(raw_lines: Iterable[bytes]) -> list[MovieRow]:
     problems: list[CsvProblem] = []
     problem_count = 0
     seen_on_line: dict[int, int] = {}
-    for item in parse_movies(decode_lines(_ByteLines(raw_lines))):
+    for item in parse_movies(decode_lines(_ByteLines(raw_lines)), category_ids=category_ids):
         if isinstance(item, CsvWarning):
             continue
         if isinstance(item, MovieRow):
@@ -89,7 +90,11 @@ class _ByteLines:
 
 
 def parse_movies(
-    lines: Iterable[str], *, header: list[str] | None = None, first_line: int = 1
+    lines: Iterable[str],
+    *,
+    header: list[str] | None = None,
+    first_line: int = 1,
+    category_ids: Set[int] = frozenset(),
 ) -> Iterator[MovieRow | CsvProblem | CsvWarning]:
     """Yield a MovieRow, or the CsvProblems that keep it out, for every record after the header.
 
@@ -100,6 +105,9 @@ def parse_movies(
     For a part of a file that starts on a record boundary, pass the file's `header` (see
     read_header) and the part's `first_line`: lines are numbered as in the whole file, and the
     header is neither read nor warned about again.
+
+    `category_ids` are the categories that exist: a Category ID naming another is a row problem.
+    The importer reads them when it starts (the parsers cannot ask the database).
     """
     reader = csv.reader(lines, strict=True)
     if header is None:
@@ -109,7 +117,7 @@ def parse_movies(
             return
         header = header_or_problem
         yield from _header_warnings(header)
-    validate = _RowValidator(header)
+    validate = _RowValidator(header, category_ids)
     lines_before = first_line - 1
 
     while True:
@@ -190,10 +198,11 @@ class _RowValidator:
     """Validates the rows of one header. Plain text cells are copied in bulk; only the cells that
     need parsing or checking go through a converter (this loop runs a million times per import)."""
 
-    def __init__(self, header: list[str]) -> None:
+    def __init__(self, header: list[str], category_ids: Set[int]) -> None:
         self.header = header
         self.plain = [(i, COLUMNS[column]) for i, column in enumerate(header) if column in PLAIN_TEXT_COLUMNS]
-        self.converted = [(i, column, CONVERTERS[column]) for i, column in enumerate(header) if column in CONVERTERS]
+        converters = {**CONVERTERS, "Category ID": _category(category_ids)}
+        self.converted = [(i, column, converters[column]) for i, column in enumerate(header) if column in converters]
         self.extra = [(i, column) for i, column in enumerate(header) if column not in COLUMNS]
 
     def __call__(self, line: int, cells: list[str]) -> list[MovieRow | CsvProblem | CsvWarning]:
@@ -220,6 +229,8 @@ class _RowValidator:
         if problems and any(not isinstance(problem, CsvWarning) for problem in problems):
             return problems
         data["extra"] = {column: values[i] or None for i, column in self.extra}
+        if (category := data.get("category_id")) is not None:  # last: the Genre cell may come after it
+            data["genre_keys"] = [*data.get("genre_keys", ()), {EXPLICIT_CATEGORY_KEY: category}]
         tmdb_id = data.pop("tmdb_id")
         return [*problems, MovieRow(line, tmdb_id, data, search_texts(data))]
 
@@ -300,6 +311,23 @@ def _convert_genre(value: str, data: dict[str, Any]) -> None:
     data["genre"] = value or None
     data["genres"] = genres
     data["genre_keys"] = genre_keys(genres)  # canonical ids; the parser tallies unknown names
+
+
+def _category(category_ids: Set[int]) -> Converter:
+    """Category ID: empty, or the id of an existing category, stored as data["category_id"] (absent
+    when empty, so a file without the column stores what it stored before)."""
+
+    def convert(value: str, data: dict[str, Any]) -> None:
+        if not value:
+            return
+        if not (value.isascii() and value.isdigit()):
+            raise _CellError("Category ID must be a category's id, a whole number like 3")
+        category = int(value) if len(value) <= 12 else None
+        if category not in category_ids:
+            raise _CellError(f"Category ID {value} is no category (see GET /categories)")
+        data["category_id"] = category
+
+    return convert
 
 
 CONVERTERS: dict[str, Converter] = {

@@ -75,7 +75,7 @@ async def _import(
     try:
         async with uow.for_tenant(tenant, importing=True):
             await uow.tenants.add_and_lock(tenant, wait=uow.timeouts.reload_wait)
-            stream.categories = CategoryPlan(await uow.categories.lock_for_import())
+            stream.categories = CategoryPlan(*await uow.categories.lock_for_import())
             bulk = uow.bulk_movies(tenant)
             if not options.dry_run:
                 await drop_leftovers(bulk)

@@ -3,9 +3,11 @@
 `produce` turns a file (or a byte range of it) into COPY chunks and a Tally of what it saw.
 
 Run as `python -m moviemanager.movies.importing.parse_workers FD TENANT ON_ERROR ENCODING` it is a child
-process: it reads a ByteRange line from standard input, parses that range of the file open on
-descriptor FD (ENCODING empty: sniffed), and writes framed messages to standard output. The range
-comes last so that the parent can look for it while the child starts (imports take a second).
+process: it reads a CategoryPlan line (empty: none) and a ByteRange line from standard input,
+parses that range of the file open on descriptor FD (ENCODING empty: sniffed), and writes framed
+messages to standard output. The plan comes on standard input, not on the command line, as it
+holds every category's id (a command line argument is limited to 128 KB). The range comes last so
+that the parent can look for it while the child starts (imports take a second).
 """
 
 import json
@@ -111,48 +113,55 @@ class Tally:
 
 @dataclass(frozen=True)
 class CategoryPlan:
-    """The genre → categories mapping the parsers count movies per set of categories with.
+    """The categories as the parsers see them: the genre → categories mapping they count movies
+    per set of categories with, and the ids a Category ID may name.
 
-    The importer reads the mapping under a lock that keeps it fixed until commit (see
+    The importer reads both under a lock that keeps them fixed until commit (see
     CategoryRepository.lock_for_import), so the sets counted here are the ones SQL would derive.
     """
 
     genre_categories: dict[int, list[int]]
+    category_ids: frozenset[int] = frozenset()
 
     def encode(self) -> str:
-        return json.dumps(self.genre_categories)
+        return json.dumps({"genres": self.genre_categories, "categories": sorted(self.category_ids)})
 
     @classmethod
     def decode(cls, text: str) -> "CategoryPlan":
-        return cls({int(genre): categories for genre, categories in json.loads(text).items()})
+        plan = json.loads(text)
+        genres = {int(genre): categories for genre, categories in plan["genres"].items()}
+        return cls(genres, frozenset(plan["categories"]))
 
 
 class _CategoryTally:
-    """Counts movies per set of categories, from their genre lists.
+    """Counts movies per set of categories, from their genre lists and explicit categories.
 
     Movies share a few hundred distinct genre lists: what a list means (its categories, whether it
-    names an unknown genre) is worked out once per list.
+    names an unknown genre) is worked out once per list (and explicit category).
     """
 
     def __init__(self, plan: CategoryPlan, tally: Tally) -> None:
         self.mapping = plan.genre_categories
+        self.category_ids = plan.category_ids
         self.tally = tally
         self._lists: dict[tuple, tuple[tuple[int, ...], bool]] = {}
-        self._movies: dict[tuple, int] = {}  # by genre list
+        self._movies: dict[tuple, int] = {}  # by genre list and explicit category
 
-    def add(self, keys: list) -> bool:
+    def add(self, genres: list, explicit: int | None) -> bool:
         """Count the movie; True when its genres name an unknown genre."""
-        genres = tuple(keys)
-        known = self._lists.get(genres)
+        key = (*genres, explicit)
+        known = self._lists.get(key)
         if known is None:
-            known = self._lists[genres] = self._meaning(genres)
+            known = self._lists[key] = self._meaning(genres, explicit)
         categories, unknown = known
         if categories:
-            self._movies[genres] = self._movies.get(genres, 0) + 1
+            self._movies[key] = self._movies.get(key, 0) + 1
         return unknown
 
-    def _meaning(self, genres: tuple) -> tuple[tuple[int, ...], bool]:
+    def _meaning(self, genres: list, explicit: int | None) -> tuple[tuple[int, ...], bool]:
         found = {c for key in genres if type(key) is int for c in self.mapping.get(key, ())}
+        if explicit is not None:
+            found.add(explicit)
         return tuple(sorted(found)), any(type(key) is str for key in genres)
 
     def close(self) -> None:
@@ -212,12 +221,16 @@ def _produce(
     rows_sent = 0
     tenant_bytes = tenant.encode()
     lines = decode_lines(source, encoding, count_bytes, first_line=first_line)
-    for item in parse_movies(lines, header=header, first_line=first_line):
+    category_ids = category_tally.category_ids if category_tally is not None else frozenset()
+    for item in parse_movies(lines, header=header, first_line=first_line, category_ids=category_ids):
         if isinstance(item, MovieRow):
             if not writing:
                 continue
             keys = item.data.get("genre_keys", ())
-            unknown = category_tally.add(keys) if category_tally is not None else True
+            explicit = item.data.get("category_id")
+            if explicit is not None:
+                keys = keys[:-1]  # the explicit category's key comes last (see csv_rows.py)
+            unknown = category_tally.add(keys, explicit) if category_tally is not None else True
             if unknown:
                 for key, name in zip(keys, item.data.get("genres", ()), strict=True):
                     if type(key) is str:
@@ -253,11 +266,14 @@ ROW_COUNT = struct.Struct("!I")
 PROGRESS_COUNTS = struct.Struct("!QQ")
 
 
-def child_arguments(
-    fd: int, tenant: str, on_error: OnError, encoding: str | None, categories: CategoryPlan | None = None
-) -> list[str]:
+def child_arguments(fd: int, tenant: str, on_error: OnError, encoding: str | None) -> list[str]:
     """The command line of a child process that parses a range of the file open on `fd`."""
-    return [str(fd), tenant, on_error, encoding or "", categories.encode() if categories is not None else ""]
+    return [str(fd), tenant, on_error, encoding or ""]
+
+
+def plan_line(categories: CategoryPlan | None) -> bytes:
+    """The first line a child reads from standard input: the categories as the parsers see them."""
+    return (categories.encode() if categories is not None else "").encode() + b"\n"
 
 
 def split_chunk(payload: bytes) -> tuple[memoryview, bytes]:
@@ -271,10 +287,11 @@ def _child_main(argv: list[str]) -> int:
     # Yield the CPU to the server's requests and to PostgreSQL when they want it: an import is a
     # batch job, a page of movies is somebody waiting. Alone on the machine it loses nothing.
     os.nice(PARSER_NICENESS)
-    fd_text, tenant, on_error, encoding_text, categories_text = argv
+    fd_text, tenant, on_error, encoding_text = argv
     fd = int(fd_text)
     encoding = encoding_text or None
-    categories = CategoryPlan.decode(categories_text) if categories_text else None
+    categories_text = sys.stdin.buffer.readline().strip()
+    categories = CategoryPlan.decode(categories_text.decode()) if categories_text else None
     part = ByteRange.decode(sys.stdin.buffer.readline())
     out = sys.stdout.buffer
 

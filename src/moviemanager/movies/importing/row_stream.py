@@ -32,6 +32,7 @@ from .parse_workers import (
     Progress,
     Tally,
     child_arguments,
+    plan_line,
     produce,
     split_chunk,
 )
@@ -190,15 +191,18 @@ class ProcessRowStream(RowStream):
         return parts
 
     async def _spawn(self, fd: int) -> Process:
-        return await asyncio.create_subprocess_exec(
+        child = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             parse_workers.__name__,
-            *child_arguments(fd, self.tenant, self.on_error, self.encoding, self.categories),
+            *child_arguments(fd, self.tenant, self.on_error, self.encoding),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             pass_fds=[fd],
         )
+        assert child.stdin is not None
+        child.stdin.write(plan_line(self.categories))  # its part follows (see _start_children)
+        return child
 
     async def _read_frames(self, index: int, child: Process) -> None:
         """Queue the child's chunks, report its progress, keep its result; then queue (index, None)."""

@@ -1,6 +1,6 @@
 """Conditional GETs: ETags derived from the tenant's data version and the request.
 
-The data version changes on every successful reload (movies/importer.py), so an ETag stays valid
+The data version changes on every successful reload (movies/importing/importer.py), so an ETag stays valid
 exactly as long as the data behind it; checking one reads the `tenants` row only.
 """
 

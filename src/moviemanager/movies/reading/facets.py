@@ -40,7 +40,11 @@ def _genre_counts(matched: CTE) -> Select:
         func.jsonb_array_elements_text(matched.c.data.op("->")("genre_keys")).label("key"),
         func.jsonb_array_elements_text(matched.c.data.op("->")("genres")).label("name"),
     ).subquery("genre")
-    return select(literal("genre"), genre.c.key, func.min(genre.c.name), func.count()).group_by(genre.c.key)
+    # An explicit category's key ends genre_keys with no name beside it: not a genre.
+    named = genre.c.name.is_not(None)
+    return (
+        select(literal("genre"), genre.c.key, func.min(genre.c.name), func.count()).where(named).group_by(genre.c.key)
+    )
 
 
 def facet_body(rows: Sequence[tuple[str, Any, Any, int]]) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+import asyncpg
 import orjson
 from sqlalchemy import ColumnElement, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..columns import RUNTIME_RANGE, YEAR_RANGE
-from ..genres import canonical_genre, genre_key
+from ..genres import EXPLICIT_CATEGORY_KEY, canonical_genre, genre_key
 from .ordering import GENRE_KEYS_SQL, RATING_SQL, RUNTIME_SQL, SEARCH_VECTOR_SQL, YEAR_SQL, Bind, tsquery_sql
 
 MAX_CATEGORY_ID = 2**31 - 1
@@ -27,15 +28,19 @@ class MovieFilters:
     runtime_lte: int | None = None
     search: str | None = None  # a tsquery text (see search.tsquery_text), not the words typed
     category: int | None = None
-    # The genres whose movies are in `category` or below it, looked up by resolved(): constants in
-    # the SQL, so that the planner sees how many movies they hold. Not part of the filters' identity.
+    # What puts a movie in `category` or below it, looked up by resolved(): the genres mapped to
+    # the subtree's categories, and the subtree's categories themselves (a movie's explicit one).
+    # Constants in the SQL, so that the planner sees how many movies they hold. Not part of the
+    # filters' identity.
     category_genres: tuple[int, ...] | None = None
+    category_subtree: tuple[int, ...] | None = None
 
-    async def resolved(self, genres_in_category: "GenresInCategory") -> "MovieFilters":
-        """These filters, ready for where(): with the category's genres looked up."""
+    async def resolved(self, look_up: "CategorySubtree") -> "MovieFilters":
+        """These filters, ready for where(): with the category's genres and subtree looked up."""
         if self.category is None or self.category_genres is not None or self._matches_nothing():
             return self
-        return replace(self, category_genres=tuple(await genres_in_category(self.category)))
+        genres, subtree = await look_up(self.category)
+        return replace(self, category_genres=tuple(genres), category_subtree=tuple(subtree))
 
     def where(self, bind: Bind) -> list[str]:
         """The filters as SQL conditions on `movies`; `bind` takes each value and returns its
@@ -61,9 +66,9 @@ class MovieFilters:
         if self.search is not None:
             conditions.append(f"{SEARCH_VECTOR_SQL} @@ {tsquery_sql(bind(self.search))}")
         if self.category is not None:
-            if self.category_genres is None:
+            if self.category_genres is None or self.category_subtree is None:
                 raise ValueError("the category's genres are not looked up: call MovieFilters.resolved() first")
-            conditions.append(_any_genre(self.category_genres, bind))
+            conditions.append(_in_category(self.category_genres, self.category_subtree, bind))
         return conditions
 
     def _matches_nothing(self) -> bool:
@@ -95,6 +100,7 @@ class MovieFilters:
         """The filters as bytes, equal for equal filters (cursors are bound to them)."""
         values = {name: str(value) for name, value in vars(self).items() if value is not None}
         values.pop("category_genres", None)
+        values.pop("category_subtree", None)
         return orjson.dumps(values)
 
 
@@ -113,15 +119,18 @@ def _genre_condition(value: str, bind: Bind) -> str:
     return "(" + " OR ".join(alternatives) + ")" if alternatives else "false"
 
 
-def _any_genre(genres: Sequence[int], bind: Bind) -> str:
-    """Movies with any of these canonical genres: one containment test each, on the GIN index."""
-    tests = [f"{GENRE_KEYS_SQL} @> CAST({bind(orjson.dumps([genre]).decode())} AS jsonb)" for genre in genres]
+def _in_category(genres: Sequence[int], subtree: Sequence[int], bind: Bind) -> str:
+    """Movies with any of these canonical genres, or whose explicit category is one of `subtree`
+    (kept in genre_keys, see movies/category_counts.py): one containment test each, on the GIN index."""
+    keys = [*([genre] for genre in genres), *([{EXPLICIT_CATEGORY_KEY: category}] for category in subtree)]
+    tests = [f"{GENRE_KEYS_SQL} @> CAST({bind(orjson.dumps(key).decode())} AS jsonb)" for key in keys]
     return "(" + " OR ".join(tests) + ")" if tests else "false"
 
 
-# The genres of a category and of every category below it: a movie is in a category through its
-# genres (see movies/category_counts.py). The path stops the walk at a cycle inserted by hand.
-GENRES_IN_CATEGORY_SQL = """
+# What puts a movie in a category or below it (see movies/category_counts.py), as one row: the genres
+# mapped to the subtree's categories, and the subtree's categories (an explicit category is one
+# of them). The path stops the walk at a cycle inserted by hand.
+CATEGORY_SUBTREE_SQL = """
     WITH RECURSIVE subtree(id, path) AS (
         SELECT categories.id, ARRAY[categories.id] FROM categories WHERE categories.id = {category}
         UNION ALL
@@ -129,21 +138,37 @@ GENRES_IN_CATEGORY_SQL = """
         FROM categories JOIN subtree ON categories.parent_id = subtree.id
         WHERE array_position(subtree.path, categories.id) IS NULL
     )
-    SELECT DISTINCT genre_categories.genre_id FROM genre_categories
-    WHERE genre_categories.category_id IN (SELECT id FROM subtree)
-    ORDER BY genre_categories.genre_id"""
+    SELECT
+        ARRAY(SELECT DISTINCT genre_categories.genre_id FROM genre_categories
+              WHERE genre_categories.category_id IN (SELECT id FROM subtree) ORDER BY 1) AS genres,
+        ARRAY(SELECT DISTINCT subtree.id FROM subtree ORDER BY 1) AS subtree"""
 
-GenresInCategory = Callable[[int], Awaitable[list[int]]]
+# A category's id → (the genres, the categories) that put a movie in its subtree.
+CategorySubtree = Callable[[int], Awaitable[tuple[list[int], list[int]]]]
 
 
-def genres_in_category(session: AsyncSession) -> GenresInCategory:
-    """MovieFilters.resolved's lookup, in the session's transaction."""
+def category_subtree(session: AsyncSession) -> CategorySubtree:
+    """MovieFilters.resolved's lookup, in the session's transaction (facets, exports, counts)."""
 
-    async def look_up(category: int) -> list[int]:
-        sql = text(GENRES_IN_CATEGORY_SQL.format(category=":category"))
-        return list(await session.scalars(sql, {"category": category}))
+    async def look_up(category: int) -> tuple[list[int], list[int]]:
+        genres, subtree = (await session.execute(_SUBTREE_BY_NAME, {"category": category})).one()
+        return list(genres), list(subtree)
 
     return look_up
+
+
+def category_subtree_on(connection: asyncpg.Connection) -> CategorySubtree:
+    """The same lookup on a read pool connection (reading/views.py)."""
+
+    async def look_up(category: int) -> tuple[list[int], list[int]]:
+        genres, subtree = await connection.fetchrow(_SUBTREE_BY_POSITION, category)
+        return list(genres), list(subtree)
+
+    return look_up
+
+
+_SUBTREE_BY_NAME = text(CATEGORY_SUBTREE_SQL.format(category=":category"))
+_SUBTREE_BY_POSITION = CATEGORY_SUBTREE_SQL.format(category="$1")
 
 
 NO_FILTERS = MovieFilters()

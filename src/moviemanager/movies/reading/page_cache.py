@@ -1,6 +1,6 @@
 """Pages of GET /movies, kept by ETag in the server's memory.
 
-An ETag names the tenant's data version and the request (caching.Conditional), and the movies of
+An ETag names the tenant's data version and the request (etags.Conditional), and the movies of
 one data version never change (a reload, or a change to the category tree, makes a new version).
 So a body found here is exactly what the query would return again: never stale, only evicted,
 least recently used first, once the bodies kept pass the size limit.

@@ -4,7 +4,7 @@ own partition."""
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, column, false, func, select, table
+from sqlalchemy import BigInteger, column, false, func, literal_column, select, table
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncResult, AsyncSession
 from sqlalchemy.sql.selectable import NamedFromClause
@@ -12,7 +12,13 @@ from sqlalchemy.sql.selectable import NamedFromClause
 from ...models import Movie
 from ..partitions import current_partition
 from .facets import facets_statement
-from .filters import NO_FILTERS, MovieFilters, genres_in_category
+from .filters import NO_FILTERS, MovieFilters, category_subtree
+
+# A movie's data as an export writes it: without a Category ID whose category was deleted since,
+# so that the file imports again.
+EXPORTED_DATA_SQL = """CASE WHEN movies.data -> 'category_id' IS NOT NULL AND NOT EXISTS (
+        SELECT FROM categories WHERE categories.id = CAST(movies.data ->> 'category_id' AS integer)
+    ) THEN movies.data - 'category_id' ELSE movies.data END"""
 
 
 class MovieRepository:
@@ -26,7 +32,7 @@ class MovieRepository:
         """(facet, value, label, count) rows: see facets.facets_statement. Read from the tenant's own
         partition, as a facet over a big tenant is a long read."""
         movies = await self._own_partition()
-        filters = await filters.resolved(genres_in_category(self.session))
+        filters = await filters.resolved(category_subtree(self.session))
         return [tuple(row) for row in await self.session.execute(facets_statement(movies, filters.conditions()))]
 
     async def stream_all(
@@ -35,9 +41,9 @@ class MovieRepository:
         """(tmdb_id, data) of every matching movie by TMDB id, fetched `batch_size` rows at a time
         through a server-side cursor, so the catalog is never in memory whole."""
         movies = await self._own_partition()
-        filters = await filters.resolved(genres_in_category(self.session))
+        filters = await filters.resolved(category_subtree(self.session))
         statement = (
-            select(movies.c.tmdb_id, movies.c.data)
+            select(movies.c.tmdb_id, literal_column(EXPORTED_DATA_SQL, JSONB))
             .where(*filters.conditions())
             .order_by(movies.c.tmdb_id)
             .execution_options(yield_per=batch_size)
@@ -47,7 +53,7 @@ class MovieRepository:
     async def extra_columns(self, filters: MovieFilters = NO_FILTERS) -> tuple[str, ...]:
         """The CSV columns beyond the seed's that any matching movie has, sorted by name."""
         movies = await self._own_partition()
-        filters = await filters.resolved(genres_in_category(self.session))
+        filters = await filters.resolved(category_subtree(self.session))
         names = func.jsonb_object_keys(movies.c.data["extra"])
         statement = select(names).where(*filters.conditions()).distinct()
         # Sorted here, not by the database's collation, so the order is the same on every server.
@@ -55,7 +61,7 @@ class MovieRepository:
 
     async def _own_partition(self) -> NamedFromClause:
         """The tenant's partition, for long reads: a query on `movies` itself would hold a lock
-        that every tenant's reload must wait for (see bulk.py). Named `movies` in the query, so
+        that every tenant's reload must wait for (see importing/bulk.py). Named `movies` in the query, so
         the filters' expressions apply; a tenant without movies gets an empty stand-in (with the
         columns the filters read)."""
         name = await current_partition(self.session, self.tenant)

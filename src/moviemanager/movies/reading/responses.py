@@ -1,5 +1,5 @@
 """The responses of the movie reads, built in one place: the routes (router.py) and the answers
-from memory (from_memory.py) must send the same bytes."""
+from memory (cached_answers.py) must send the same bytes."""
 
 from urllib.parse import urlencode
 

@@ -20,13 +20,13 @@ from ...read_pool import Reads
 from ...tenants.service import require_data_version
 from ...tenants.versions import DataVersions
 from ...uow import UnitOfWork
-from ..category_counts import CATEGORIES_OF_GENRES_SQL
+from ..category_counts import EXPLICIT_ID_SQL, MOVIE_CATEGORIES_SQL
 from ..genres import Language
 from ..schemas import MovieRead
 from .cursor import CursorCodec
 from .etags import Conditional, NotModified
 from .facets import facet_body
-from .filters import GENRES_IN_CATEGORY_SQL, GenresInCategory, MovieFilters
+from .filters import MovieFilters, category_subtree_on
 from .ordering import Bind, Order, Sort, order_for
 from .page_cache import PageCache
 from .relevance import relevance_page_sql
@@ -114,7 +114,7 @@ async def list_movies(
             etag = await _read_etag(connection, tenant, conditional, check=cacheable)
             if etag is not None and (page := cache.get(etag)) is not None:
                 return page
-        resolved = replace(listing, filters=await listing.filters.resolved(_genres_in_category(connection)))
+        resolved = replace(listing, filters=await listing.filters.resolved(category_subtree_on(connection)))
         sql, values = page_statement(tenant, resolved, order, after, language)
         rows = await connection.fetch(sql, *values)
         if not rows:
@@ -168,18 +168,6 @@ async def get_movie(
     movie = MoviePage(row["body"].encode(), None, None, conditional.etag(row["data_version"]))
     caches.bodies.put(movie.etag, movie, len(movie.body))
     return movie
-
-
-def _genres_in_category(connection: asyncpg.Connection) -> GenresInCategory:
-    """MovieFilters.resolved's lookup, on the read pool's connection."""
-
-    async def look_up(category: int) -> list[int]:
-        return [row[0] for row in await connection.fetch(GENRES_IN_CATEGORY_STATEMENT, category)]
-
-    return look_up
-
-
-GENRES_IN_CATEGORY_STATEMENT = GENRES_IN_CATEGORY_SQL.format(category="$1")
 
 
 def cursor_scope(tenant: str, order: Order, filters: MovieFilters) -> str:
@@ -319,17 +307,19 @@ def _field_sql(name: str, language: str) -> str:
             return f"page.data -> '{name}'"
 
 
-# Each movie's categories, by id (the first is its category_id), from its genres (see
-# movies/category_counts.py). Each name is a lookup by primary key: as a join, PostgreSQL hashed the
-# whole (small) categories table once per movie. GET /movies/{tmdb_id}'s statement plans 35%
-# faster and runs 40% faster this way; a page of 20, 5 to 10%.
+_GENRE_KEYS = "page.data -> 'genre_keys'"
+_EXPLICIT_ID = EXPLICIT_ID_SQL.format(genre_keys=_GENRE_KEYS)
+# Each movie's categories, by id, from its genres and its explicit category (see
+# movies/category_counts.py); its category_id is the explicit one, else the lowest. Each name is a
+# lookup by primary key: as a join, PostgreSQL hashed the whole (small) categories table once per
+# movie (docs/performance.md).
 LINKED_CATEGORIES = f"""
         LEFT JOIN LATERAL (
             SELECT json_agg(json_build_object('id', category.id, 'name', (
                         SELECT categories.name FROM categories WHERE categories.id = category.id
                     )) ORDER BY category.id) AS categories,
-                min(category.id) AS first_id
-            FROM {CATEGORIES_OF_GENRES_SQL.format(genre_keys="page.data -> 'genre_keys'")} AS category
+                COALESCE(min(category.id) FILTER (WHERE category.id = {_EXPLICIT_ID}), min(category.id)) AS first_id
+            FROM {MOVIE_CATEGORIES_SQL.format(genre_keys=_GENRE_KEYS)} AS category
         ) AS linked ON true"""
 
 # The genres as written; with a language, each canonical one (its key a genre id, see
