@@ -1,7 +1,7 @@
-"""CPU time a row of the import's parser takes, without a database: the whole parse (`produce()`,
+"""CPU time a row of the import's parser takes, without a database: the whole parse (`parse_to_copy()`,
 COPY lines included) or the search texts alone, over a catalog file, in a fresh process (cold caches).
 
-    uv run python bench/parse_cpu.py FILE produce
+    uv run python bench/parse_cpu.py FILE parse_to_copy
     uv run python bench/parse_cpu.py FILE search
 
 Process CPU time, not wall time: the machine is shared, but other processes' load still slows this
@@ -13,13 +13,13 @@ import sys
 import time
 
 from moviemanager.movies import search
-from moviemanager.movies.importing.parse_workers import produce
+from moviemanager.movies.importing.parse_workers import parse_to_copy
 
 
-def produce_rows(path: str) -> int:
+def parse_rows(path: str) -> int:
     with open(path, "rb") as source:
-        tally = produce(source, "bench", "skip", "utf-8", lambda chunk, lines: True)
-    return len(tally.lines)
+        parsed = parse_to_copy(source, "bench", "skip", "utf-8", lambda chunk, lines: True)
+    return len(parsed.lines)
 
 
 def search_rows(path: str) -> tuple[int, float]:
@@ -39,9 +39,9 @@ def search_rows(path: str) -> tuple[int, float]:
 
 def main() -> None:
     path, what = sys.argv[1], sys.argv[2]
-    if what == "produce":
+    if what == "parse_to_copy":
         started = time.process_time()
-        rows = produce_rows(path)
+        rows = parse_rows(path)
         seconds = time.process_time() - started
     else:
         rows, seconds = search_rows(path)

@@ -213,7 +213,7 @@ def app(
     app = create_app(settings)
     app.state.engine = engine
     app.state.sessions = sessions
-    app.state.reads = TransactionReads(connection)
+    app.state.read_pool = TransactionReads(connection)
     return app
 
 

@@ -42,7 +42,7 @@ async def test_an_exhausted_read_pool_answers_503_within_the_pool_timeout(settin
             await release.wait()
 
         # The only read connection, held by another read.
-        held = asyncio.create_task(app.state.reads.run("someone", hold))
+        held = asyncio.create_task(app.state.read_pool.run("someone", hold))
         await holding.wait()
         try:
             response = await asyncio.wait_for(client.get("/movies", params={"tenant": "nobody"}), timeout=5)

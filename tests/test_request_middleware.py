@@ -21,7 +21,7 @@ async def listed_origin_client(settings, engine, connection, sessions):
     app = create_app(settings.model_copy(update={"cors_origins": [BROWSER], "max_upload_mb": 1}))
     app.state.engine = engine
     app.state.sessions = sessions
-    app.state.reads = TransactionReads(connection)
+    app.state.read_pool = TransactionReads(connection)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=ADMIN) as client:
         yield client

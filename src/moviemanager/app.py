@@ -65,7 +65,7 @@ async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
     versions: DataVersions = app.state.caches.versions
     app.state.engine = engine
     app.state.sessions = create_sessionmaker(engine, settings, info={SESSION_KEY: versions})
-    app.state.reads = reads = await ReadPool.open(engine, settings)
+    app.state.read_pool = read_pool = await ReadPool.open(engine, settings)
     watcher = None
     if settings.listen_data_versions:
         arguments = connect_args(engine)
@@ -78,7 +78,7 @@ async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        await reads.close()
+        await read_pool.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -37,7 +37,7 @@ SET_TENANT = "SELECT set_config('app.tenant', $1, false)"
 Work = Callable[[asyncpg.Connection], Awaitable[T]]
 
 
-class Reads(Protocol):
+class ReadRunner(Protocol):
     """Where reads run: a ReadPool (the tests run them in their own transaction instead)."""
 
     async def run(self, tenant: str, work: "Work[T]") -> T:

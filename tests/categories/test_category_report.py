@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from moviemanager.categories.repository import CategoryRepository
 from moviemanager.config import PACKAGED_CSV_DIR
 from moviemanager.movies.category_counts import category_set_sql
-from moviemanager.movies.importing.parse_workers import CategoryPlan, produce
+from moviemanager.movies.importing.parse_workers import CategoryPlan, parse_to_copy
 from moviemanager.movies.importing.service import load_default_catalogs
 from moviemanager.movies.reading.ordering import GENRE_KEYS_SQL
 from moviemanager.uow import UnitOfWork
@@ -208,7 +208,7 @@ async def test_the_parsers_sets_of_categories_are_those_sql_derives_from_the_mov
     await upload(client, "report", catalog())
     mapping = await connection.execute(text("SELECT genre_id, array_agg(category_id) FROM genre_categories GROUP BY 1"))
     plan = CategoryPlan({genre: sorted(categories) for genre, categories in mapping})
-    parsed = produce(io.BytesIO(catalog()), "report", "fail", None, lambda chunk, lines: True, categories=plan)
+    parsed = parse_to_copy(io.BytesIO(catalog()), "report", "fail", None, lambda chunk, lines: True, categories=plan)
     await connection.execute(text("SELECT set_config('app.tenant', 'report', true)"))  # row-level security
     derived = await connection.execute(
         text(

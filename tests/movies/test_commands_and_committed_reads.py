@@ -183,5 +183,6 @@ async def test_a_read_pool_connection_is_scoped_once_per_tenant_switch_and_never
         assert scopes == ["pool_a", "pool_b", "pool_a"]
 
         # A setting gone stale (a bug) hides the tenant's rows; it cannot show another tenant's.
-        await app.state.reads.run("pool_a", lambda c: execute(c, "SELECT set_config('app.tenant', 'pool_b', false)"))
+        stale = "SELECT set_config('app.tenant', 'pool_b', false)"
+        await app.state.read_pool.run("pool_a", lambda connection: execute(connection, stale))
         assert await listed("pool_a") == []

@@ -91,7 +91,7 @@ async def test_known_versions_answer_304s_and_cached_bodies_without_a_query(own_
         one = await client.get("/movies/2", params={"tenant": "mem"})
         assert page.status_code == one.status_code == 200
 
-        app.state.reads = NoDatabase()
+        app.state.read_pool = NoDatabase()
         again = await client.get("/movies", params={"tenant": "mem", "limit": 2})
         assert (again.status_code, again.content, again.headers["etag"]) == (200, page.content, page.headers["etag"])
         assert again.headers["link"] == page.headers["link"]
@@ -181,6 +181,6 @@ async def test_with_listening_off_every_read_asks_the_database(own_settings, own
         await reload(client, "off", [1])
         await asyncio.sleep(0.2)
         assert app.state.caches.versions.get("off") is None
-        app.state.reads = NoDatabase()
+        app.state.read_pool = NoDatabase()
         with pytest.raises(AssertionError, match="queried the database"):
             await client.get("/movies", params={"tenant": "off"})

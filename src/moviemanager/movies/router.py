@@ -90,7 +90,7 @@ async def list_movies(request: Request) -> Response:
     language = request_language(request)
     try:
         page = await views.list_movies(
-            request.app.state.reads,
+            request.app.state.read_pool,
             request.app.state.caches,
             tenant,
             listing,
@@ -156,7 +156,7 @@ async def get_movie(request: Request, tmdb_id: str) -> Response:
     language = request_language(request)
     try:
         movie = await views.get_movie(
-            request.app.state.reads,
+            request.app.state.read_pool,
             request.app.state.caches,
             tenant,
             tmdb_id_from_text(tmdb_id),

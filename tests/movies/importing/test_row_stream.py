@@ -23,7 +23,7 @@ from moviemanager.movies.importing.file_ranges import (
     record_boundary,
 )
 from moviemanager.movies.importing.importer import ImportOptions, _drop_repeated_ids, import_catalog
-from moviemanager.movies.importing.parse_workers import Tally
+from moviemanager.movies.importing.parse_workers import ParseReport
 from moviemanager.movies.search import search_texts
 from moviemanager.uow import UnitOfWork
 
@@ -140,13 +140,13 @@ async def test_the_first_line_wins_whatever_order_copy_received_the_rows(uow):
         bulk = uow.bulk_movies("order")
         table = await bulk.create_table(temporary=True)
         await bulk.copy(table, chunks())
-        failing = Tally(lines=array("I", [90, 20, 3, 50]))
+        failing = ParseReport(lines=array("I", [90, 20, 3, 50]))
         with pytest.raises(InvalidCsv) as raised:
             await _drop_repeated_ids(bulk, table, failing, ImportOptions(on_error="fail"))
         assert [problem.line for problem in raised.value.problems] == [50, 90]
         assert await bulk.count(table) == 4  # all or nothing: nothing deleted
 
-        skipping = Tally(lines=array("I", [90, 20, 3, 50]))
+        skipping = ParseReport(lines=array("I", [90, 20, 3, 50]))
         await _drop_repeated_ids(bulk, table, skipping, ImportOptions(on_error="skip"))
         assert skipping.duplicates == 2
         assert [problem.reason for problem in skipping.problems] == ["TMDB ID 7 already appears on line 3"] * 2

@@ -14,7 +14,7 @@ async def small_limit_client(settings, engine, connection, sessions):
     app = create_app(settings.model_copy(update={"max_upload_mb": 1}))
     app.state.engine = engine
     app.state.sessions = sessions
-    app.state.reads = TransactionReads(connection)
+    app.state.read_pool = TransactionReads(connection)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=ADMIN
     ) as client:

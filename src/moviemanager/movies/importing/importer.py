@@ -20,7 +20,7 @@ from .csv_rows import duplicate_problem
 from .encodings import check_encoding
 from .parallel_build import ParallelBuild, drop_leftovers, index_job
 from .parse_workers import CategoryPlan
-from .row_stream import OnError, Progress, RowStream, Tally, row_stream
+from .row_stream import OnError, ParseReport, Progress, RowStream, row_stream
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +81,13 @@ async def _import(
                 await drop_leftovers(bulk)
             old = await bulk.current_partition()
             replacing = options.mode == "replace" or old is None
-            big = replacing and not options.dry_run and stream.size >= parallel_build.PARALLEL_BUILD_BYTES
-            sides = uow.side_sessions() if big else None
-            if sides is not None:
-                build = ParallelBuild(sides, tenant)
-                tally, diff, old_count = await _replace_in_parallel(bulk, build, old, stream, options, clock)
+            in_parallel = replacing and not options.dry_run and stream.size >= parallel_build.PARALLEL_BUILD_BYTES
+            build_sessions = uow.side_sessions() if in_parallel else None
+            if build_sessions is not None:
+                build = ParallelBuild(build_sessions, tenant)
+                parsed, diff, old_count = await _replace_in_parallel(bulk, build, old, stream, options, clock)
             else:
-                tally, diff, old_count = await _import_in_one_transaction(bulk, old, replacing, stream, options, clock)
+                parsed, diff, old_count = await _import_in_one_transaction(bulk, old, replacing, stream, options, clock)
             if not options.dry_run:
                 await uow.tenants.new_data_version(tenant)  # invalidates the tenant's ETags, at commit
                 await uow.commit()
@@ -97,8 +97,8 @@ async def _import(
             await build.drop_committed()
         raise
 
-    loaded = len(tally.lines) - tally.duplicates
-    warnings = sorted([*tally.warnings, *tally.genre_warnings()], key=lambda w: w.line)
+    loaded = len(parsed.lines) - parsed.duplicates
+    warnings = sorted([*parsed.warnings, *parsed.genre_warnings()], key=lambda w: w.line)
     elapsed = clock.total()
     log.info("import into %s: %d rows in %.1f s %s", tenant, loaded, elapsed, clock.phases_ms)
     return ImportReport(
@@ -111,47 +111,47 @@ async def _import(
         updated=diff.updated,
         deleted=diff.deleted,
         unchanged=diff.unchanged,
-        skipped=tally.skipped + tally.duplicates,
+        skipped=parsed.skipped + parsed.duplicates,
         total=loaded if replacing else old_count + diff.inserted,
         elapsed_ms=round(elapsed * 1000, 1),
         rows_per_second=round(loaded / elapsed) if elapsed > 0 else 0,
         phases_ms=clock.phases_ms,
-        error_count=tally.problem_count,
-        errors=[asdict(problem) for problem in sorted(tally.problems, key=lambda p: p.line)],
-        warning_count=tally.warning_count + len(tally.unknown_genres),
+        error_count=parsed.problem_count,
+        errors=[asdict(problem) for problem in sorted(parsed.problems, key=lambda p: p.line)],
+        warning_count=parsed.warning_count + len(parsed.unknown_genres),
         warnings=[asdict(warning) for warning in warnings[:MAX_REPORTED_PROBLEMS]],
     )
 
 
 async def _import_in_one_transaction(
     bulk: BulkMovies, old: str | None, replacing: bool, stream: RowStream, options: ImportOptions, clock: "_PhaseClock"
-) -> tuple[Tally, Diff, int]:
+) -> tuple[ParseReport, Diff, int]:
     """Everything in the unit of work's transaction (committed by the caller)."""
     new = await bulk.create_table(temporary=not replacing)
-    tally = await _copy(bulk, new, stream, options, clock)
-    await _drop_repeated_ids(bulk, new, tally, options)
+    parsed = await _copy(bulk, new, stream, options, clock)
+    await _drop_repeated_ids(bulk, new, parsed, options)
     clock.mark("primary_key")
-    diff, old_count = await _compare(bulk, new, old, tally, replacing, options, clock)
+    diff, old_count = await _compare(bulk, new, old, parsed, replacing, options, clock)
     if options.dry_run:
-        return tally, diff, old_count
+        return parsed, diff, old_count
     if replacing:
         await bulk.add_other_indexes(new)
         clock.mark("indexes")
         await bulk.analyze(new)
         clock.mark("analyze")
         await bulk.swap(old, new)
-        await bulk.write_counts(_counted_sets(tally))
+        await bulk.write_counts(_counted_sets(parsed))
     else:
         await bulk.upsert(new, old)
         await bulk.write_counts()
     clock.mark("counts")
-    return tally, diff, old_count
+    return parsed, diff, old_count
 
 
-def _counted_sets(tally: Tally) -> dict[tuple[int, ...], int] | None:
+def _counted_sets(parsed: ParseReport) -> dict[tuple[int, ...], int] | None:
     """The parsers' movies per set of categories: they hold for the file's rows, so not once
     repeated ids were removed (the counts are then derived from the table)."""
-    return tally.category_sets if tally.duplicates == 0 else None
+    return parsed.category_sets if parsed.duplicates == 0 else None
 
 
 async def _replace_in_parallel(
@@ -161,16 +161,16 @@ async def _replace_in_parallel(
     stream: RowStream,
     options: ImportOptions,
     clock: "_PhaseClock",
-) -> tuple[Tally, Diff, int]:
+) -> tuple[ParseReport, Diff, int]:
     """A big replace: the new tables committed unattached, indexed over several connections, and
     swapped in by `bulk`'s transaction, which holds the tenant's writer lock (see parallel_build)."""
     async with build.sessions() as session:
         first = BulkMovies(session, bulk.tenant)
         new = await first.create_table()
-        tally = await _copy(first, new, stream, options, clock)
-        await _drop_repeated_ids(first, new, tally, options)
+        parsed = await _copy(first, new, stream, options, clock)
+        await _drop_repeated_ids(first, new, parsed, options)
         clock.mark("primary_key")
-        diff, old_count = await _compare(first, new, old, tally, True, options, clock)
+        diff, old_count = await _compare(first, new, old, parsed, True, options, clock)
         jobs = [index_job(new, name) for name in await first.index_names()]
         await first.hide(new)
         await session.commit()
@@ -180,35 +180,37 @@ async def _replace_in_parallel(
     await bulk.analyze(new)
     clock.mark("analyze")
     await bulk.swap(old, new)
-    await bulk.write_counts(_counted_sets(tally))
+    await bulk.write_counts(_counted_sets(parsed))
     clock.mark("counts")
-    return tally, diff, old_count
+    return parsed, diff, old_count
 
 
-async def _copy(bulk: BulkMovies, new: str, stream: RowStream, options: ImportOptions, clock: "_PhaseClock") -> Tally:
+async def _copy(
+    bulk: BulkMovies, new: str, stream: RowStream, options: ImportOptions, clock: "_PhaseClock"
+) -> ParseReport:
     """The file into `new`: InvalidCsv for a damaged file or rejected rows."""
     try:
         await bulk.copy(new, stream.chunks())
     finally:
         await stream.finish()
-    tally = stream.tally
+    parsed = stream.parsed
     clock.mark("parse_and_copy")
-    if tally.file_problem is not None or (tally.problem_count and options.on_error == "fail"):
-        raise tally.invalid_csv()
-    return tally
+    if parsed.file_problem is not None or (parsed.problem_count and options.on_error == "fail"):
+        raise parsed.invalid_csv()
+    return parsed
 
 
 async def _compare(
     bulk: BulkMovies,
     new: str,
     old: str | None,
-    tally: Tally,
+    parsed: ParseReport,
     replacing: bool,
     options: ImportOptions,
     clock: "_PhaseClock",
 ) -> tuple[Diff, int]:
     """What the import changes, and how many movies the tenant had; ShrinkRefused if it guts the catalog."""
-    loaded = len(tally.lines) - tally.duplicates
+    loaded = len(parsed.lines) - parsed.duplicates
     old_count = await bulk.count(old) if old is not None else 0
     if replacing and not options.allow_shrink:
         _refuse_shrinking(bulk.tenant, old_count, loaded)
@@ -234,7 +236,7 @@ class _PhaseClock:
         return perf_counter() - self.started
 
 
-async def _drop_repeated_ids(bulk: BulkMovies, table: str, tally: Tally, options: ImportOptions) -> None:
+async def _drop_repeated_ids(bulk: BulkMovies, table: str, parsed: ParseReport, options: ImportOptions) -> None:
     """Index the new rows by id; a TMDB id seen twice fails the import, or skips the later rows.
 
     "Later" by line in the file: the parts of a file parsed in parallel reach COPY interleaved.
@@ -243,10 +245,10 @@ async def _drop_repeated_ids(bulk: BulkMovies, table: str, tally: Tally, options
         return
     later = _LaterCopies()
     async for tmdb_id, ordinals in bulk.duplicates(table):
-        later.add(tmdb_id, [(tally.lines[ordinal], ordinal) for ordinal in ordinals])
-    tally.repeated_ids(later.earliest(MAX_REPORTED_PROBLEMS), total=len(later.ordinals))
+        later.add(tmdb_id, [(parsed.lines[ordinal], ordinal) for ordinal in ordinals])
+    parsed.repeated_ids(later.earliest(MAX_REPORTED_PROBLEMS), total=len(later.ordinals))
     if options.on_error == "fail":
-        raise tally.invalid_csv()
+        raise parsed.invalid_csv()
     await bulk.delete_repeats(table, later.ordinals)
     if not await bulk.add_primary_key(table):
         raise RuntimeError("duplicate TMDB ids remain after removing repeats")

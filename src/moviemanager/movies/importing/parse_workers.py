@@ -1,6 +1,6 @@
 """The parsing that runs off the event loop: in a worker thread, or in a child process.
 
-`produce` turns a file (or a byte range of it) into COPY chunks and a Tally of what it saw.
+`parse_to_copy` turns a file (or a byte range of it) into COPY chunks and a ParseReport of what it saw.
 
 Run as `python -m moviemanager.movies.importing.parse_workers FD TENANT ON_ERROR ENCODING` it is a child
 process: it reads a CategoryPlan line (empty: none) and a ByteRange line from standard input,
@@ -36,7 +36,7 @@ PARSER_NICENESS = 10
 
 
 @dataclass
-class Tally:
+class ParseReport:
     """What the parser saw. `lines[i]` is the line of the i-th row sent to COPY (4 bytes a row)."""
 
     lines: array = field(default_factory=lambda: array("I"))
@@ -93,7 +93,7 @@ class Tally:
             for line, rows, name in sorted(self.unknown_genres.values())
         ]
 
-    def add_part(self, later: "Tally") -> None:
+    def add_part(self, later: "ParseReport") -> None:
         """Count in what the parser of the next part of the file saw (its lines came with its chunks)."""
         self.skipped += later.skipped
         self.problem_count += later.problem_count
@@ -133,17 +133,17 @@ class CategoryPlan:
         return cls(genres, frozenset(plan["categories"]))
 
 
-class _CategoryTally:
+class _CategorySetCounter:
     """Counts movies per set of categories, from their genre lists and explicit categories.
 
     Movies share a few hundred distinct genre lists: what a list means (its categories, whether it
     names an unknown genre) is worked out once per list (and explicit category).
     """
 
-    def __init__(self, plan: CategoryPlan, tally: Tally) -> None:
+    def __init__(self, plan: CategoryPlan, parsed: ParseReport) -> None:
         self.mapping = plan.genre_categories
         self.category_ids = plan.category_ids
-        self.tally = tally
+        self.parsed = parsed
         self._lists: dict[tuple, tuple[tuple[int, ...], bool]] = {}
         self._movies: dict[tuple, int] = {}  # by genre list and explicit category
 
@@ -165,13 +165,13 @@ class _CategoryTally:
         return tuple(sorted(found)), any(type(key) is str for key in genres)
 
     def close(self) -> None:
-        sets = self.tally.category_sets
+        sets = self.parsed.category_sets
         for genres, movies in self._movies.items():
             categories = self._lists[genres][0]
             sets[categories] = sets.get(categories, 0) + movies
 
 
-def produce(
+def parse_to_copy(
     source: BinaryIO,
     tenant: str,
     on_error: OnError,
@@ -182,22 +182,22 @@ def produce(
     header: list[str] | None = None,
     first_line: int = 1,
     categories: CategoryPlan | None = None,
-) -> Tally:
-    """Parse the file, `send` COPY chunks (it returns False to stop early), and tally the rest.
+) -> ParseReport:
+    """Parse the file, `send` COPY chunks (it returns False to stop early), and parsed the rest.
 
     `header` and `first_line` are for a part of the file that starts mid-file (see parse_movies).
     With `categories`, also count movies per set of categories (see CategoryPlan).
     """
-    tally = Tally()
-    category_tally = None if categories is None else _CategoryTally(categories, tally)
+    parsed = ParseReport()
+    set_counter = None if categories is None else _CategorySetCounter(categories, parsed)
     try:
-        return _produce(source, tenant, on_error, encoding, send, progress, header, first_line, tally, category_tally)
+        return _parse_rows(source, tenant, on_error, encoding, send, progress, header, first_line, parsed, set_counter)
     finally:
-        if category_tally is not None:
-            category_tally.close()
+        if set_counter is not None:
+            set_counter.close()
 
 
-def _produce(
+def _parse_rows(
     source: BinaryIO,
     tenant: str,
     on_error: OnError,
@@ -206,9 +206,9 @@ def _produce(
     progress: Progress | None,
     header: list[str] | None,
     first_line: int,
-    tally: Tally,
-    category_tally: "_CategoryTally | None",
-) -> Tally:
+    parsed: ParseReport,
+    set_counter: "_CategorySetCounter | None",
+) -> ParseReport:
     bytes_read = 0
 
     def count_bytes(total: int) -> None:
@@ -221,7 +221,7 @@ def _produce(
     rows_sent = 0
     tenant_bytes = tenant.encode()
     lines = decode_lines(source, encoding, count_bytes, first_line=first_line)
-    category_ids = category_tally.category_ids if category_tally is not None else frozenset()
+    category_ids = set_counter.category_ids if set_counter is not None else frozenset()
     for item in parse_movies(lines, header=header, first_line=first_line, category_ids=category_ids):
         if isinstance(item, MovieRow):
             if not writing:
@@ -230,32 +230,32 @@ def _produce(
             explicit = item.data.get("category_id")
             if explicit is not None:
                 keys = keys[:-1]  # the explicit category's key comes last (see csv_rows.py)
-            unknown = category_tally.add(keys, explicit) if category_tally is not None else True
+            unknown = set_counter.add(keys, explicit) if set_counter is not None else True
             if unknown:
                 for key, name in zip(keys, item.data.get("genres", ()), strict=True):
                     if type(key) is str:
-                        tally.unknown_genre(key, name, item.line)
+                        parsed.unknown_genre(key, name, item.line)
             line = copy_line(tenant_bytes, item.tmdb_id, item.data, item.texts)
             buffer.append(line)
             size += len(line)
-            tally.lines.append(item.line)
+            parsed.lines.append(item.line)
             if size >= CHUNK_BYTES:
-                if not send(b"".join(buffer), tally.lines[rows_sent:]):
-                    return tally
-                buffer, size, rows_sent = [], 0, len(tally.lines)
-            if progress is not None and len(tally.lines) % PROGRESS_EVERY_ROWS == 0:
-                progress(len(tally.lines), bytes_read)
+                if not send(b"".join(buffer), parsed.lines[rows_sent:]):
+                    return parsed
+                buffer, size, rows_sent = [], 0, len(parsed.lines)
+            if progress is not None and len(parsed.lines) % PROGRESS_EVERY_ROWS == 0:
+                progress(len(parsed.lines), bytes_read)
         elif isinstance(item, CsvWarning):
-            tally.warning(item)
+            parsed.warning(item)
         else:
-            tally.problem(item)
+            parsed.problem(item)
             # All or nothing: keep reading to report every problem, but stop writing.
-            writing = on_error == "skip" and tally.file_problem is None
+            writing = on_error == "skip" and parsed.file_problem is None
     if buffer and writing:
-        send(b"".join(buffer), tally.lines[rows_sent:])
+        send(b"".join(buffer), parsed.lines[rows_sent:])
     if progress is not None:
-        progress(len(tally.lines), bytes_read)
-    return tally
+        progress(len(parsed.lines), bytes_read)
+    return parsed
 
 
 # Child → parent messages: one kind byte, a length, the payload. A CHUNK's payload is its row
@@ -308,12 +308,12 @@ def _child_main(argv: list[str]) -> int:
         write(PROGRESS, PROGRESS_COUNTS.pack(rows, bytes_read))
 
     try:
-        tally = _parse_part(fd, part, tenant, on_error, encoding, send, progress, categories)
+        parsed = _parse_part(fd, part, tenant, on_error, encoding, send, progress, categories)
     except InvalidCsv as exc:
         write(FAILED, pickle.dumps(exc))
     else:
-        tally.lines = array("I")  # already sent with the chunks
-        write(DONE, pickle.dumps(tally))
+        parsed.lines = array("I")  # already sent with the chunks
+        write(DONE, pickle.dumps(parsed))
     out.flush()
     return 0
 
@@ -327,15 +327,15 @@ def _parse_part(
     send: Send,
     progress: Progress,
     categories: CategoryPlan | None,
-) -> Tally:
+) -> ParseReport:
     header = None
     if part.first_line > 1:
         # A part that starts mid-file reads the header itself; a bad header is the first part's to report.
         header = read_header(decode_lines(RangeReader(fd, ByteRange()), encoding))
         if isinstance(header, CsvProblem):
-            return Tally()
+            return ParseReport()
     source = RangeReader(fd, part)
-    return produce(
+    return parse_to_copy(
         source,
         tenant,
         on_error,

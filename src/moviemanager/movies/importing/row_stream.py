@@ -5,7 +5,7 @@ Parsing is pure Python and holds the GIL. For a big file the server parses in ch
 UTF-8 file, in two at once, one per half (see file_ranges), so that parsing keeps up with
 PostgreSQL's COPY. Small files parse in a thread. Either way `chunks()` yields COPY-ready bytes on
 the event loop, with back-pressure (a small bounded queue, and the pipes), so memory stays flat
-whatever the file's size, and `tally` says afterwards what the parsers saw.
+whatever the file's size, and `parsed` says afterwards what the parsers saw.
 """
 
 import asyncio
@@ -29,11 +29,11 @@ from .parse_workers import (
     PROGRESS_COUNTS,
     CategoryPlan,
     OnError,
+    ParseReport,
     Progress,
-    Tally,
     child_arguments,
+    parse_to_copy,
     plan_line,
-    produce,
     split_chunk,
 )
 
@@ -55,13 +55,13 @@ class RowStream:
         self.progress = progress
         self.size = _file_size(source)  # 0 when not a real file
         self.categories: CategoryPlan | None = None  # set before chunks() to have movies counted per category set
-        self.tally = Tally()
+        self.parsed = ParseReport()
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._stop = threading.Event()
-        self._producer: asyncio.Future[Tally] | None = None
+        self._producer: asyncio.Future[ParseReport] | None = None
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        self._producer = asyncio.ensure_future(asyncio.to_thread(self._produce))
+        self._producer = asyncio.ensure_future(asyncio.to_thread(self._parse_in_thread))
         while (chunk := await asyncio.to_thread(self._take)) is not None:
             yield chunk
 
@@ -69,11 +69,11 @@ class RowStream:
         """Stop the parser if COPY ended early; raise what parsing raised (say, undecodable bytes)."""
         self._stop.set()
         if self._producer is not None:
-            self.tally = await self._producer
+            self.parsed = await self._producer
 
-    def _produce(self) -> Tally:
+    def _parse_in_thread(self) -> ParseReport:
         try:
-            return produce(
+            return parse_to_copy(
                 self.source,
                 self.tenant,
                 self.on_error,
@@ -86,7 +86,7 @@ class RowStream:
             self._send(None)
 
     def _send(self, chunk: bytes | None, _lines: array | None = None) -> bool:
-        # The lines need not travel: the tally that produce() returns holds them.
+        # The lines need not travel: the parsed that parse_to_copy() returns holds them.
         while not self._stop.is_set():
             try:
                 self._queue.put(chunk, timeout=0.1)
@@ -107,7 +107,7 @@ class RowStream:
 class ProcessRowStream(RowStream):
     """Parses `source` (a real file) in child processes, one per byte range, reading their pipes.
 
-    Their chunks go to COPY as they come, interleaved; `tally.lines` follows that order. A part's
+    Their chunks go to COPY as they come, interleaved; `parsed.lines` follows that order. A part's
     result counts only if every part before it ended cleanly: after a FileProblem or an error, what
     a later part read cannot be trusted (a quote left open changes how everything after it reads).
     """
@@ -118,7 +118,7 @@ class ProcessRowStream(RowStream):
         super().__init__(source, tenant, on_error, encoding, progress)
         self._children: list[Process] = []
         self._readers: list[asyncio.Task[None]] = []
-        self._results: list[Tally | BaseException | None] = []  # by part; None while it runs
+        self._results: list[ParseReport | BaseException | None] = []  # by part; None while it runs
         self._counts: list[tuple[int, int]] = []  # by part: rows and bytes read so far
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -137,11 +137,11 @@ class ProcessRowStream(RowStream):
                     return
                 continue
             lines, chunk = split_chunk(payload)
-            self.tally.lines.frombytes(lines)  # before the chunk goes: lines[i] is the i-th row COPYed
+            self.parsed.lines.frombytes(lines)  # before the chunk goes: lines[i] is the i-th row COPYed
             yield chunk
 
     async def finish(self) -> None:
-        """Stop the parsers still running; merge their tallies, or raise what parsing raised."""
+        """Stop the parsers still running; merge their parse reports, or raise what parsing raised."""
         for reader in self._readers:
             reader.cancel()
         await asyncio.gather(*self._readers, return_exceptions=True)
@@ -154,7 +154,7 @@ class ProcessRowStream(RowStream):
             while await child.stdout.read(1 << 16):
                 pass
             await child.wait()
-        merged = Tally(lines=self.tally.lines)
+        merged = ParseReport(lines=self.parsed.lines)
         for result in self._results:
             if result is None:
                 return  # killed: COPY ended early, and its error is on its way
@@ -163,14 +163,14 @@ class ProcessRowStream(RowStream):
             merged.add_part(result)
             if result.file_problem is not None:
                 break
-        self.tally = merged
+        self.parsed = merged
 
     def _outcome_known(self, ended: list[bool]) -> bool:
         """Whether the parts read so far decide the result: all ended, or one before the rest failed."""
         for done, result in zip(ended, self._results, strict=True):
             if not done:
                 return False
-            if isinstance(result, BaseException) or (isinstance(result, Tally) and result.file_problem):
+            if isinstance(result, BaseException) or (isinstance(result, ParseReport) and result.file_problem):
                 return True
         return True
 

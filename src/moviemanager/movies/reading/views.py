@@ -16,7 +16,7 @@ import asyncpg
 import orjson
 
 from ...errors import InvalidCursor, InvalidListing, MovieNotFound, TenantNotFound
-from ...read_pool import Reads
+from ...read_pool import ReadRunner
 from ...tenants.service import require_data_version
 from ...tenants.versions import DataVersions
 from ...uow import UnitOfWork
@@ -80,7 +80,7 @@ class Caches:
 
 
 async def list_movies(
-    reads: Reads,
+    read_pool: ReadRunner,
     caches: Caches,
     tenant: str,
     listing: Listing,
@@ -136,11 +136,11 @@ async def list_movies(
             cache.put(etag, page, len(body))
         return page
 
-    return await reads.run(tenant, read)
+    return await read_pool.run(tenant, read)
 
 
 async def get_movie(
-    reads: Reads,
+    read_pool: ReadRunner,
     caches: Caches,
     tenant: str,
     tmdb_id: int | None,
@@ -160,7 +160,7 @@ async def get_movie(
             await _read_etag(connection, tenant, conditional, check=False)
         return await connection.fetchrow(MOVIE_STATEMENT, tenant, tmdb_id, language)
 
-    row = await reads.run(tenant, read)
+    row = await read_pool.run(tenant, read)
     if row is None:
         raise TenantNotFound(tenant)
     if row["body"] is None:
