@@ -7,7 +7,7 @@
 The same arguments always give byte-identical output. Rows look like `src/moviemanager/data/movies.csv`:
 Vietnamese titles with diacritics, English original titles, Vietnamese TMDB genre names, prose overviews
 that sometimes span lines or hold quotes and commas, and unique, shuffled TMDB ids. Every row passes
-`moviemanager.movies.importing.csv_rows.read_catalog` unless `--bad-row` asks otherwise. Rows average about
+the import's validation (`moviemanager.movies.importing.csv_rows`) unless `--bad-row` asks otherwise. Rows average about
 485 bytes, so a million rows make a file of about 485 MB. Text is assembled from fixed word pools with
 one seeded `random.Random`, which keeps a million rows to a few seconds.
 """

@@ -12,7 +12,8 @@ from sqlalchemy.engine import make_url
 from moviemanager.migrations.tenant_isolation import APP_ROLE
 from moviemanager.movies.reading.cursor import CursorCodec
 from moviemanager.movies.reading.params import FilterParams
-from moviemanager.movies.reading.views import MOVIE_STATEMENT, VERSION_STATEMENT, Listing, cursor_scope, page_statement
+from moviemanager.movies.reading.statements import MOVIE_STATEMENT, VERSION_STATEMENT, Listing, page_statement
+from moviemanager.movies.reading.views import cursor_scope
 
 
 def explain_case(database_url: str, secret: str, spec: dict[str, Any]) -> str:

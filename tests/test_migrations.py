@@ -24,7 +24,7 @@ from moviemanager.migrations import (
 from moviemanager.migrations.tenant_isolation import isolation_statements
 from moviemanager.movies.reading.filters import MovieFilters
 from moviemanager.movies.reading.ordering import SEARCH_VECTOR_SQL, TITLE_SQL, TITLE_WORDS_SQL
-from moviemanager.movies.reading.views import Listing, page_statement
+from moviemanager.movies.reading.statements import Listing, page_statement
 from moviemanager.movies.search import DERIVED_KEYS, search_texts, tsquery_text
 
 from .conftest import create_scratch_database, drop_database

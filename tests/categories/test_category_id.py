@@ -7,11 +7,10 @@ import pytest
 
 from moviemanager.errors import InvalidCsv
 from moviemanager.movies.importing import row_stream
-from moviemanager.movies.importing.csv_rows import read_catalog
 from moviemanager.movies.importing.importer import import_catalog
 from moviemanager.uow import UnitOfWork
 
-from ..factories import HEADER, catalog_csv, movie
+from ..factories import HEADER, catalog_csv, movie, read_catalog
 from .test_category_report import assert_consistent, assert_stored_counts_are_live, flatten, listed, upload
 
 WITH_CATEGORY = [*HEADER, "Category ID"]

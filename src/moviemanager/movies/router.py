@@ -21,6 +21,7 @@ from .reading.etags import Conditional, NotModified, request_conditional
 from .reading.filters import MovieFilters
 from .reading.params import FiltersDep, ListParams, MovieParams, openapi_parameters, request_language, request_tenant
 from .reading.responses import caching_headers, not_modified, page_response
+from .reading.statements import Listing
 from .schemas import Facets, ImportReport, MovieRead
 
 router = APIRouter(tags=["movies"])
@@ -79,7 +80,7 @@ async def list_movies(request: Request) -> Response:
     filters = params.filters()
     if params.format == "csv":
         return await _csv_download(UnitOfWork(request.app.state.sessions), tenant, filters)
-    listing = views.Listing(
+    listing = Listing(
         filters=filters,
         sort=params.sort,
         limit=params.limit,

@@ -10,9 +10,8 @@ import pytest
 from moviemanager.movies.columns import COLUMNS
 from moviemanager.movies.exporting.csv_writer import catalog_chunks
 from moviemanager.movies.formulas import FORMULA_TRIGGERS, escape_formula, unescape_formula
-from moviemanager.movies.importing.csv_rows import read_catalog
 
-from ...factories import HEADER, catalog_csv, movie
+from ...factories import HEADER, catalog_csv, movie, read_catalog
 
 SEED_HEADER = ",".join(COLUMNS)
 

@@ -6,9 +6,8 @@ import pytest
 
 from moviemanager.config import PACKAGED_CSV_DIR
 from moviemanager.errors import InvalidCsv
-from moviemanager.movies.importing.csv_rows import read_catalog
 
-from ...factories import HEADER, catalog_csv, movie
+from ...factories import HEADER, catalog_csv, movie, read_catalog
 
 
 def read(data: bytes):

@@ -9,7 +9,7 @@ from moviemanager.movies.importing.importer import import_catalog
 from moviemanager.movies.reading.filters import MovieFilters, category_subtree
 from moviemanager.movies.reading.ordering import order_for
 from moviemanager.movies.reading.relevance import relevance_page_sql
-from moviemanager.movies.reading.views import Listing, Parameters, page_statement
+from moviemanager.movies.reading.statements import Listing, Parameters, page_statement
 from moviemanager.movies.search import tsquery_text
 from moviemanager.uow import UnitOfWork
 

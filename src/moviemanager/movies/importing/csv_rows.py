@@ -1,23 +1,21 @@
 """Reading a catalog CSV in the seed's format into validated movie rows.
 
 Pure: no database, no HTTP. `parse_movies` turns text lines into validated rows, or problems
-naming line, column and value, one record at a time; `read_catalog` does a whole small file.
+naming line, column and value, one record at a time.
 """
 
 import csv
-import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Set
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import MAX_REPORTED_PROBLEMS, CsvProblem, CsvWarning, FileProblem, InvalidCsv
+from ...errors import CsvProblem, CsvWarning, FileProblem
 from ..columns import COLUMNS, REQUIRED_COLUMNS, RUNTIME_RANGE, YEAR_RANGE, digits_in_range, tmdb_id_from_text
 from ..formulas import unescape_formula
 from ..genres import EXPLICIT_CATEGORY_KEY, genre_keys, split_genres
 from ..search import SearchTexts, search_texts
-from .encodings import decode_lines
 
 PLAIN_TEXT_COLUMNS = ("Original Title", "Overview")  # stored as written, no check
 URL_COLUMNS = ("Movie Link", "Fshare Link", "Poster URL", "Backdrop URL")
@@ -45,48 +43,9 @@ class _CellError(ValueError):
     """A cell's value is unusable; the message is the reason shown to the user."""
 
 
-def read_catalog(raw_lines: Iterable[bytes], *, category_ids: Set[int] = frozenset()) -> list[MovieRow]:
-    """Parse a whole small UTF-8 catalog in memory; raise InvalidCsv listing every problem found.
-    `category_ids`: the categories a Category ID may name.
-
-    For tests and tools. The import pipeline streams instead, and PostgreSQL finds its duplicates.
-    """
-    rows: list[MovieRow] = []
-    problems: list[CsvProblem] = []
-    problem_count = 0
-    seen_on_line: dict[int, int] = {}
-    for item in parse_movies(decode_lines(_ByteLines(raw_lines)), category_ids=category_ids):
-        if isinstance(item, CsvWarning):
-            continue
-        if isinstance(item, MovieRow):
-            if item.tmdb_id not in seen_on_line:
-                seen_on_line[item.tmdb_id] = item.line
-                rows.append(item)
-                continue
-            item = duplicate_problem(item.line, item.tmdb_id, seen_on_line[item.tmdb_id])
-        problem_count += 1
-        if len(problems) < MAX_REPORTED_PROBLEMS:
-            problems.append(item)
-    if problems:
-        raise InvalidCsv(problems, problem_count)
-    if not rows:
-        raise InvalidCsv([CsvProblem(2, None, None, "The file has a header but no movie rows")])
-    return rows
-
-
 def duplicate_problem(line: int, tmdb_id: int, first_line: int | None) -> CsvProblem:
     where = f" on line {first_line}" if first_line is not None else ""
     return CsvProblem(line, "TMDB ID", str(tmdb_id), f"TMDB ID {tmdb_id} already appears{where}")
-
-
-class _ByteLines:
-    """A file-like view of an iterable of byte lines (an open file, or a test's list)."""
-
-    def __init__(self, raw_lines: Iterable[bytes]) -> None:
-        self._lines = iter(raw_lines)
-
-    def read(self, size: int = -1) -> bytes:
-        return b"".join(itertools.islice(self._lines, 4096))
 
 
 def parse_movies(

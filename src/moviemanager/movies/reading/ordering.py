@@ -40,7 +40,7 @@ RATING = literal_column(RATING_SQL, type_=Numeric)
 Sort = Literal["tmdb_id", "rating", "-rating", "year", "-year", "title", "-title", "relevance"]
 SORTS: tuple[str, ...] = Sort.__args__
 
-# Takes a parameter's value, returns its placeholder in the statement being written (views.Parameters).
+# Takes a parameter's value, returns its placeholder in the statement being written (statements.Parameters).
 Bind = Callable[[object], str]
 
 
