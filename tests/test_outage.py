@@ -14,8 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from moviemanager.app import create_app, serving
+from moviemanager.database_errors import database_unavailable
 from moviemanager.db import create_engine
-from moviemanager.errors import database_unavailable
 from moviemanager.read_pool import TenantConnection
 from moviemanager.tenants.repository import TenantRepository
 

@@ -19,7 +19,7 @@ from .categories.admin import admin_router as category_admin_router
 from .categories.router import router as categories_router
 from .config import Settings
 from .db import create_sessionmaker, open_database
-from .errors import install_error_handlers
+from .error_handlers import install_error_handlers
 from .health import router as health_router
 from .logs import configure_logging
 from .middleware import RequestMiddleware

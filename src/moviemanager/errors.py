@@ -1,15 +1,10 @@
-"""Domain errors, and the one place that turns them into HTTP responses."""
+"""Domain errors: what a client can act on, each with its HTTP status, and the bodies that
+describe them (error_handlers.py maps them to responses, in one place)."""
 
-import logging
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
-
-if TYPE_CHECKING:  # FastAPI is imported when the handlers are installed: parser processes never need it
-    from fastapi import FastAPI
-
-log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -232,21 +227,6 @@ class PoolExhausted(Exception):
 
 
 MAX_REPORTED_PROBLEMS = 100
-RETRY_AFTER_SECONDS = 1
-LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout
-QUERY_CANCELED = "57014"  # statement_timeout
-DEADLOCK_DETECTED = "40P01"  # PostgreSQL chose this transaction to break a deadlock
-
-
-def sqlstate(exc: Exception) -> str | None:
-    """The SQLSTATE of an asyncpg error, raw (the read pool's) or wrapped by SQLAlchemy (which
-    puts asyncpg's error on the cause)."""
-    orig = getattr(exc, "orig", None)
-    return (
-        getattr(exc, "sqlstate", None)
-        or getattr(orig, "sqlstate", None)
-        or getattr(getattr(orig, "__cause__", None), "sqlstate", None)
-    )
 
 
 class InvalidCsv(DomainError):
@@ -292,121 +272,3 @@ class RequestValidationErrorBody(BaseModel):
     when it is short text or a number (at most 40 characters)."""
 
     detail: list[dict[str, Any]]
-
-
-ECHOED_INPUT_CHARS = 40
-
-
-def public_validation_error(error: dict[str, Any]) -> dict[str, Any]:
-    """One of FastAPI's validation errors without what a client must not get back: long or
-    non-text input (an uploaded file, a secret sent in the wrong place), pydantic's context."""
-    public = {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
-    value = error.get("input")
-    if isinstance(value, str):  # query, header and form values arrive as text
-        public["input"] = value if len(value) <= ECHOED_INPUT_CHARS else value[:ECHOED_INPUT_CHARS] + "…"
-    return public
-
-
-# SQLSTATEs that mean "no database right now": connection exceptions (class 08), the server
-# shutting down, crashed or starting up (57P01-03), too many connections (53300).
-_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
-_CLOSED_MESSAGES = ("connection is closed", "connection was closed", "underlying connection is closed")
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """True when `exc` says the database cannot be reached, rather than that a query is wrong.
-
-    Looks through SQLAlchemy's wrapping (`orig`, `__cause__`): a refused or timed-out connect
-    arrives as a bare OSError, a connection lost mid-request as an invalidated DBAPIError, and
-    errors of the raw asyncpg connection used for COPY as asyncpg's own classes.
-    """
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return False
-        if getattr(seen, "connection_invalidated", False):
-            return True
-        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ == "gaierror":
-            return True
-        if isinstance(seen, OSError) and _raised_while_connecting(seen):
-            return True  # e.g. no socket file while a local server restarts: FileNotFoundError
-        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
-            return True
-        if type(seen).__name__ == "InterfaceError" and str(seen).startswith(_CLOSED_MESSAGES):
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
-
-
-def _raised_while_connecting(exc: BaseException) -> bool:
-    traceback = exc.__traceback__
-    while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename.endswith(("asyncpg/connect_utils.py", "asyncpg/connection.py")):
-            return True
-        traceback = traceback.tb_next
-    return False
-
-
-def install_error_handlers(app: "FastAPI") -> None:
-    import asyncpg
-    from fastapi import Request
-    from fastapi.exception_handlers import http_exception_handler
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, Response
-    from sqlalchemy.exc import SQLAlchemyError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-    from starlette.exceptions import HTTPException
-    from starlette.routing import Match
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": [public_validation_error(error) for error in exc.errors()]}, status_code=422)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        if exc.status_code == 405:
-            # Starlette's Allow names the first route on the path only; routers share paths
-            # (GET /categories, and POST /categories on the admin router).
-            allowed = set()
-            for route in app.router.routes:
-                if route.matches(request.scope)[0] is not Match.NONE:
-                    allowed |= getattr(route, "methods", None) or set()
-            exc = HTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(allowed))})
-        return await http_exception_handler(request, exc)
-
-    @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
-
-    async def pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
-        # Every connection stayed busy for the pool timeout: a moment of overload, not a bug.
-        log.warning("no database connection free within the pool timeout on %s %s", request.method, request.url.path)
-        detail = "The service is busy: no database connection came free in time. Retry in a moment."
-        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-
-    app.add_exception_handler(PoolTimeout, pool_exhausted)
-    app.add_exception_handler(PoolExhausted, pool_exhausted)
-
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        if database_unavailable(exc):
-            # Refused, restarting, or lost mid-request: the pool drops the dead connection and
-            # pre-ping tests the others, so the next request reconnects once the server is back.
-            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-            detail = "The database is unavailable right now. Retry in a moment."
-            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        if sqlstate(exc) in (LOCK_NOT_AVAILABLE, QUERY_CANCELED, DEADLOCK_DETECTED):
-            # A lock or statement timeout of the transaction (db.ScopedSession), or a deadlock with
-            # a reload's swap that PostgreSQL broke by cancelling this one: contention, not a bug.
-            log.warning("lock timeout, statement timeout or deadlock on %s %s", request.method, request.url.path)
-            detail = "The service is busy: the database did not answer in time. Retry in a moment."
-            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        # Never leak internals (SQL, paths, DSNs) to the client; the log has the traceback.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "Internal server error"}, status_code=500)
-
-    # Handled inside the middleware stack (so CORS headers are added) for the classes a
-    # database failure raises; anything else still reaches the outermost catch-all.
-    for database_error in (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-        app.add_exception_handler(database_error, server_error)
-    app.add_exception_handler(Exception, server_error)

@@ -23,8 +23,9 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import Settings
+from .database_errors import database_unavailable
 from .db import Timeouts, as_interval
-from .errors import PoolExhausted, database_unavailable
+from .errors import PoolExhausted
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

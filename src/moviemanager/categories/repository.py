@@ -6,7 +6,8 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import LOCK_NOT_AVAILABLE, CategoriesBusy, sqlstate
+from ..database_errors import LOCK_NOT_AVAILABLE, sqlstate
+from ..errors import CategoriesBusy
 from ..models import Category, CategoryCount, Tenant, genre_categories
 from ..movies.category_counts import category_counts, counts_insert
 

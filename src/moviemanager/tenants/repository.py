@@ -5,7 +5,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..errors import LOCK_NOT_AVAILABLE, TenantBusy, sqlstate
+from ..database_errors import LOCK_NOT_AVAILABLE, sqlstate
+from ..errors import TenantBusy
 from ..models import Tenant
 from .versions import record_written
 

@@ -28,7 +28,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...errors import LOCK_NOT_AVAILABLE, CatalogBusy, sqlstate
+from ...database_errors import LOCK_NOT_AVAILABLE, sqlstate
+from ...errors import CatalogBusy
 from ..category_counts import counts_insert
 from ..partitions import current_partition
 from .copy_format import COPY_COLUMNS
