@@ -24,9 +24,9 @@ from itertools import permutations
 from pathlib import Path
 from typing import TextIO
 
-from moviemanager.movies.columns import COLUMNS
+from moviemanager.movies.columns import SEED_COLUMNS
 
-HEADER = list(COLUMNS)  # the seed's columns, in the seed's order
+HEADER = list(SEED_COLUMNS)  # the seed's columns, in the seed's order
 BAD_YEAR = "abc"
 MIN_ID_SPACE = 2_000_000
 

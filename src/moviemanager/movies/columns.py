@@ -18,6 +18,8 @@ COLUMNS = {
     "Category ID": "category_id",
 }
 REQUIRED_COLUMNS = ("Movie Name", "TMDB ID")
+# The original catalog's columns, in its order; an export adds the optional ones after them.
+SEED_COLUMNS = tuple(column for column in COLUMNS if column != "Category ID")
 
 YEAR_RANGE = (1870, 2100)
 RUNTIME_RANGE = (1, 6000)
