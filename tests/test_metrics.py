@@ -83,8 +83,8 @@ async def test_requests_imports_pools_and_kept_answers_are_counted(own_settings,
     # No raw path, tenant or token in any label.
     labels = {label for key in after for label in key[1]}
     assert not [pair for pair in labels if "metered" in pair[1] or ADMIN_TOKEN in pair[1] or "777" in pair[1]]
-    routes = {v for k, v in labels if k == "route"}
-    assert routes <= {"/movies", "/movies/{tmdb_id}", "/reload", "/metrics", "unmatched", "other"}
+    templates = {route.path_format for route in app.router.routes} | {"unmatched", "other"}
+    assert {v for k, v in labels if k == "route"} <= templates
 
 
 async def test_behind_a_token_the_metrics_ask_for_it(own_settings, own_engine):
