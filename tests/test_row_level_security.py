@@ -6,12 +6,19 @@ import uuid
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from moviemanager.app import create_app, serving
-from moviemanager.db import app_url, async_url, open_database, set_app_role_password
+from moviemanager.db import (
+    app_url,
+    async_url,
+    create_sessionmaker,
+    open_database,
+    set_app_role_password,
+    set_local_tenant,
+)
 from moviemanager.migrations.tenant_isolation import APP_ROLE
 from moviemanager.uow import UnitOfWork
 
@@ -219,3 +226,27 @@ async def test_the_service_migrates_as_the_owner_and_serves_as_the_app_role(sett
     async with open_database(migrating) as engine, engine.connect() as connection:
         roles = await connection.execute(text("SELECT current_user, session_user"))
         assert tuple(roles.one()) == (APP_ROLE, APP_ROLE)
+
+
+async def test_a_unit_sets_its_tenant_with_set_local_which_ends_with_its_transaction(settings):
+    """SET LOCAL, not set_config(): the statement a distributed database passes on (docs/scaling.md)."""
+    engine = create_async_engine(app_url(settings.database_url, settings), pool_size=1, max_overflow=0)
+    sessions = create_sessionmaker(engine, settings)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    try:
+        async with UnitOfWork(sessions).for_tenant("alpha") as uow:
+            assert await scalar(uow, "SELECT current_setting('app.tenant')") == "alpha"
+        async with UnitOfWork(sessions) as uow:  # the same pooled connection
+            assert await scalar(uow, "SELECT current_setting('app.tenant', true)") == ""
+    finally:
+        await engine.dispose()
+    assert "SET LOCAL app.tenant = 'alpha'" in statements
+    assert not any("set_config('app.tenant'" in statement for statement in statements)
+
+
+@pytest.mark.parametrize("name", ["Alpha", "a'; RESET ALL; --", "a b", "-a", "a" * 65])
+def test_set_local_takes_tenant_names_only(name):
+    with pytest.raises(ValueError):
+        set_local_tenant(name)
+    assert set_local_tenant(None) == "SET LOCAL app.tenant = ''"

@@ -22,6 +22,8 @@ from .db import create_sessionmaker, open_database
 from .error_handlers import install_error_handlers
 from .health import router as health_router
 from .logs import configure_logging
+from .metrics import Metrics, mark_process_gone, multiprocess_mode
+from .metrics_router import router as metrics_router
 from .middleware import RequestMiddleware
 from .movies.importing.parallel_build import drop_every_leftover
 from .movies.importing.service import load_default_catalogs
@@ -29,7 +31,7 @@ from .movies.reading.cached_answers import AnswersFromMemory
 from .movies.reading.page_cache import PageCache
 from .movies.reading.views import Caches
 from .movies.router import router as movies_router
-from .read_pool import ReadPool, connect_args
+from .read_pool import ReadPool, connect_args, engine_pool_stats
 from .tenants.router import router as tenants_router
 from .tenants.versions import LISTENER_NAME, SESSION_KEY, DataVersions
 from .uow import UnitOfWork
@@ -66,6 +68,13 @@ async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessions = create_sessionmaker(engine, settings, info={SESSION_KEY: versions})
     app.state.read_pool = read_pool = await ReadPool.open(engine, settings)
+    metrics: Metrics | None = app.state.metrics
+    sampler = None
+    if metrics is not None:
+        pools = {"sessions": lambda: engine_pool_stats(engine), "reads": read_pool.stats}
+        metrics.attach(pools=pools, page_cache=app.state.caches.bodies, versions=versions)
+        if multiprocess_mode():  # the other processes' scrapes read this one's last sample
+            sampler = asyncio.create_task(metrics.keep_sampling())
     watcher = None
     if settings.listen_data_versions:
         arguments = connect_args(engine)
@@ -74,6 +83,9 @@ async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if sampler is not None:
+            sampler.cancel()
+            mark_process_gone()
         if watcher is not None:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -91,12 +103,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.admin_token = given.get_secret_value() if given is not None else None
     # The versions know nothing until serving() starts their listener.
     app.state.caches = Caches(DataVersions(), PageCache(app.state.settings.page_cache_mb * 2**20))
+    app.state.metrics = Metrics() if app.state.settings.metrics != "off" else None
     # Added first, so it runs inside RequestMiddleware (CORS, the body cap and the log apply to it).
     app.add_middleware(AnswersFromMemory)
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=app.state.settings.max_upload_mb * 2**20,
         cors_origins=app.state.settings.cors_origins,
+        metrics=app.state.metrics,
     )
     install_error_handlers(app)
     # The routers' routes join the app's own, where app.include_router would keep each router as a
@@ -112,4 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accounts_router,
     ):
         app.router.routes.extend(router.routes)
+    if app.state.metrics is not None:
+        app.router.routes.extend(metrics_router.routes)
     return app

@@ -13,6 +13,7 @@ from typing import BinaryIO
 from .accounts.commands import add_user_commands, run_user_command
 from .config import Settings
 from .progress import ProgressLine
+from .workers import serve_workers, worker_count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--host", default="127.0.0.1", help="Address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="Port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        help="Server processes on the port: a number, or 'auto' for one per core (default: %(default)s)",
+    )
 
     commands.add_parser("migrate", help="Apply the database migrations up to the newest one, then exit")
 
@@ -71,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "user":
         return asyncio.run(run_user_command(settings, args))
     if args.command == "serve":
+        if args.workers > 1:
+            return serve_workers(settings, args.host, args.port, args.workers)
         return _serve(settings, args.host, args.port)
     if args.command == "load":
         return asyncio.run(_load(settings, args))

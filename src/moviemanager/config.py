@@ -1,8 +1,9 @@
 """Settings, read from the environment when asked for, never at import time."""
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGED_CSV_DIR = Path(__file__).parent / "data"
@@ -50,6 +51,16 @@ class Settings(BaseSettings):
     db_lock_timeout: float = Field(default=5.0, ge=0)
     import_statement_timeout: float = Field(default=3600.0, ge=0)
     reload_lock_timeout: float = Field(default=30.0, ge=0)
+
+    # GET /metrics (metrics_router.py): on (open), token (MOVIEMANAGER_METRICS_TOKEN), off (no route).
+    metrics: Literal["on", "token", "off"] = "on"
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+
+    @model_validator(mode="after")
+    def _metrics_token_given(self) -> Self:
+        if self.metrics == "token" and self.metrics_token is None:
+            raise ValueError("MOVIEMANAGER_METRICS=token needs MOVIEMANAGER_METRICS_TOKEN (16 characters or more)")
+        return self
 
     @property
     def admin_token_file(self) -> Path:

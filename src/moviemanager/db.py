@@ -1,6 +1,7 @@
 """Declarative base, database URLs, engine and session factories, and opening the database."""
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -105,15 +106,28 @@ def as_interval(seconds: float) -> str:
 class ScopedSession(Session):
     """A session whose every transaction starts by naming its tenant and its timeouts.
 
-    The scope comes from `session.info` (see UnitOfWork.for_tenant). set_config(…, true) lasts
-    until the transaction ends, so nothing leaks to the next user of a pooled connection.
+    The scope comes from `session.info` (see UnitOfWork.for_tenant). SET LOCAL and
+    set_config(…, true) last until the transaction ends, so nothing leaks to the next user of a
+    pooled connection. The tenant is set with SET LOCAL: on a distributed database (docs/scaling.md)
+    only a SET statement reaches the nodes that hold the rows, a set_config() call does not.
     """
 
 
-SCOPE_TRANSACTION = text(
-    "SELECT set_config('app.tenant', :tenant, true), set_config('statement_timeout', :statement_timeout, true),"
-    " set_config('lock_timeout', :lock_timeout, true)"
+SCOPE_TIMEOUTS = text(
+    "SELECT set_config('statement_timeout', :statement_timeout, true), set_config('lock_timeout', :lock_timeout, true)"
 )
+_TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # models.TENANT_NAME_PATTERN (models imports db)
+
+
+def set_local_tenant(tenant: str | None) -> str:
+    """`SET LOCAL app.tenant = '…'` for a valid tenant name, or '' (no tenant: no tenant row).
+
+    SET takes no bind parameters, so the name is a literal: checked against the tenant name
+    pattern (letters, digits, _ and -) and quoted, though the pattern leaves nothing to escape."""
+    name = tenant or ""
+    if name and not _TENANT_NAME.fullmatch(name):
+        raise ValueError(f"not a tenant name: {name!r}")
+    return "SET LOCAL app.tenant = '" + name.replace("'", "''") + "'"
 
 
 @event.listens_for(ScopedSession, "after_begin")
@@ -125,9 +139,11 @@ def _scope_transaction(session: Session, transaction: SessionTransaction, connec
     if info.get("read_only_snapshot") and not connection.in_nested_transaction():
         # Before any query; inside an enclosing transaction (the tests'), that one's isolation applies.
         connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    connection.exec_driver_sql(set_local_tenant(info.get("tenant")))
     statement = timeouts.import_statement if info.get("importing") else timeouts.statement
-    parameters = {"tenant": info.get("tenant") or "", "statement_timeout": as_interval(statement)}
-    connection.execute(SCOPE_TRANSACTION, {**parameters, "lock_timeout": as_interval(timeouts.lock)})
+    connection.execute(
+        SCOPE_TIMEOUTS, {"statement_timeout": as_interval(statement), "lock_timeout": as_interval(timeouts.lock)}
+    )
 
 
 def create_sessionmaker(

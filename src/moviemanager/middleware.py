@@ -9,7 +9,7 @@ layers cost a page from the page cache a tenth of its Python time (docs/performa
   request with an Origin allows it (`*`, or the origin itself when listed) and exposes the headers
   a browser client reads; every response varies on Origin.
 - Every response carries X-Process-Time (seconds), and a tenant-scoped one X-Tenant, the tenant it
-  used (tenancy.py); every request is logged once (logs.py).
+  used (tenancy.py); every request is logged once (logs.py) and counted in the metrics (metrics.py).
 """
 
 import time
@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .limits import BodyCap
 from .logs import log_request
+from .metrics import Metrics
 from .tenancy import noted_tenant
 
 CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]
@@ -27,8 +28,11 @@ EXPOSED_HEADERS = ["Link", "X-Total-Count", "X-Process-Time", "ETag", "X-Tenant"
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, cors_origins: list[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, cors_origins: list[str], metrics: Metrics | None = None
+    ) -> None:
         self.app = app
+        self.metrics = metrics
         self.body_cap = BodyCap(max_body_bytes)
         # Used for its policy only (preflights, allowed origins, the headers to add), never as a layer.
         self.cors = CORSMiddleware(
@@ -69,7 +73,10 @@ class RequestMiddleware:
             else:
                 await self.app(scope, self.body_cap.counting(receive), send_marked)
         finally:
-            log_request(scope, status, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            log_request(scope, status, elapsed)
+            if self.metrics is not None:
+                self.metrics.request(scope, status, elapsed)
 
     def _add_cors_headers(self, headers: list[tuple[bytes, bytes]], origin: bytes | None) -> None:
         """What Starlette's CORSMiddleware adds to a response other than a preflight's."""

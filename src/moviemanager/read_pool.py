@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,6 +26,7 @@ from .config import Settings
 from .database_errors import database_unavailable
 from .db import Timeouts, as_interval
 from .errors import PoolExhausted
+from .metrics import PoolStats
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,6 +65,7 @@ class ReadPool:
     def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
+        self._waiting = 0  # reads waiting for a connection, for stats()
 
     @classmethod
     async def open(cls, engine: AsyncEngine, settings: Settings) -> "ReadPool":
@@ -109,12 +111,15 @@ class ReadPool:
 
     @asynccontextmanager
     async def _acquired(self) -> AsyncIterator[asyncpg.Connection]:
+        self._waiting += 1
         try:
             # asyncio.timeout, not acquire(timeout=…), which makes a task of every acquire.
             async with asyncio.timeout(self._acquire_timeout):
                 connection = await self._pool.acquire()
         except TimeoutError:
             raise PoolExhausted() from None
+        finally:
+            self._waiting -= 1
         try:
             yield connection
         finally:
@@ -122,6 +127,20 @@ class ReadPool:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    def stats(self) -> PoolStats:
+        """The pool's size, open connections, those in use, and the reads waiting (for metrics.py)."""
+        size = self._pool.get_size()
+        return PoolStats(self._pool.get_max_size(), size, size - self._pool.get_idle_size(), self._waiting)
+
+
+def engine_pool_stats(engine: AsyncEngine) -> PoolStats:
+    """The same of the engine's pool (the units of work's). A request waiting for one of its
+    connections shows as a waiter of its asyncio queue: SQLAlchemy counts them nowhere public."""
+    pool: Any = engine.pool
+    queue = getattr(getattr(pool, "_pool", None), "_queue", None)
+    waiting = len(getattr(queue, "_getters", ()))
+    return PoolStats(pool.size(), pool.size() + pool.overflow(), pool.checkedout(), waiting)
 
 
 def connect_args(engine: AsyncEngine) -> dict:

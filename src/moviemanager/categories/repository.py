@@ -7,6 +7,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..database_errors import LOCK_NOT_AVAILABLE, sqlstate
+from ..db import set_local_tenant
 from ..errors import CategoriesBusy
 from ..models import Category, CategoryCount, Tenant, genre_categories
 from ..movies.category_counts import category_counts, counts_insert
@@ -142,6 +143,6 @@ class CategoryRepository:
         # No try/finally: an error ends the transaction, and with it these settings.
         saved = await self.session.scalar(text("SELECT current_setting('app.tenant', true)"))
         for tenant in list(await self.session.scalars(select(Tenant.name).order_by(Tenant.name))):
-            await self.session.execute(select(func.set_config("app.tenant", tenant, True)))
+            await self.session.execute(text(set_local_tenant(tenant)))
             yield tenant
-        await self.session.execute(select(func.set_config("app.tenant", saved or "", True)))
+        await self.session.execute(text(set_local_tenant(saved)))

@@ -51,6 +51,7 @@ class DataVersions:
         self._awaited: dict[str, tuple[uuid.UUID, int]] = {}
         self._told: dict[str, deque[uuid.UUID]] = {}  # each tenant's last notified versions
         self._commits = 0  # counts committed(), to tell which commits a snapshot includes
+        self.listening = False  # whether the listener is connected (for the metrics)
 
     def get(self, tenant: str) -> uuid.UUID | None:
         """The tenant's current data version, or None when it is not known here: ask the database."""
@@ -108,6 +109,7 @@ class DataVersions:
         try:
             connection.add_termination_listener(closed)
             await connection.add_listener(CHANNEL, self._notified)
+            self.listening = True
             while not lost.is_set():
                 async with asyncio.timeout(REFRESH_SECONDS):
                     await self._read_all(connection)
@@ -115,6 +117,7 @@ class DataVersions:
                     async with asyncio.timeout(REFRESH_SECONDS):
                         await lost.wait()
         finally:
+            self.listening = False
             self.forget()
             connection.terminate()
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import BinaryIO, Literal
 
+from ... import metrics
 from ...errors import MAX_REPORTED_PROBLEMS, CsvProblem, ShrinkRefused
 from ...uow import UnitOfWork
 from ..schemas import ImportReport
@@ -56,11 +57,17 @@ async def import_catalog(
     Raises InvalidCsv (nothing written) for a damaged file, or for any invalid row unless
     `on_error="skip"`; ShrinkRefused when a replace would empty or gut the catalog.
     """
-    if options.encoding is not None:
-        check_encoding(options.encoding)  # before any work, whichever door the options came through
-    clock = _PhaseClock()
-    stream = row_stream(source, tenant, options.on_error, options.encoding, progress)
-    return await _import(uow, tenant, options, stream, clock, source_name)
+    try:
+        if options.encoding is not None:
+            check_encoding(options.encoding)  # before any work, whichever door the options came through
+        clock = _PhaseClock()
+        stream = row_stream(source, tenant, options.on_error, options.encoding, progress)
+        report = await _import(uow, tenant, options, stream, clock, source_name)
+    except BaseException as exc:
+        metrics.record_failed_import(exc)
+        raise
+    metrics.record_import(report)
+    return report
 
 
 async def _import(

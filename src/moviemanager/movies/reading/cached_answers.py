@@ -18,6 +18,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ...metrics import note_route
 from ...tenancy import chosen_tenant, note_tenant
 from ..genres import preferred_language
 from .etags import first_header, request_conditional
@@ -62,6 +63,7 @@ def _answer(scope: Scope) -> Response | None:
     if page is None:
         return None
     note_tenant(scope, tenant)
+    note_route(scope, "/movies" if scope["path"] == "/movies" else "/movies/{tmdb_id}")
     if conditional.not_modified(etag):
         return not_modified(etag)
     return page_response(page, scope, query)

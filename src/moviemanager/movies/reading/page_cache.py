@@ -19,6 +19,13 @@ class PageCache(Generic[Page]):
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, tuple[Page, int]] = OrderedDict()
         self._bytes = 0
+        # For the metrics: entries found, and bodies offered to keep (each read from the database).
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
 
     @property
     def enabled(self) -> bool:
@@ -29,10 +36,12 @@ class PageCache(Generic[Page]):
         if entry is None:
             return None
         self._entries.move_to_end(etag)
+        self.hits += 1
         return entry[0]
 
     def put(self, etag: str, page: Page, body_bytes: int) -> None:
         size = body_bytes + ENTRY_OVERHEAD_BYTES
+        self.misses += 1
         if size > self.max_bytes or etag in self._entries:
             return
         self._entries[etag] = (page, size)
