@@ -65,8 +65,10 @@ def live_server(live_database: Settings, tmp_path_factory: pytest.TempPathFactor
         thread.join(30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(live_server: str):
+    """Chromium, for one module at a time: Playwright's sync API keeps an event loop running in the
+    test thread while it is started, which the asyncio tests of the next module cannot share."""
     if not CHROMIUM.exists():
         pytest.skip(f"no {CHROMIUM}: install Debian's chromium package (.ci/run does) to run the browser tests")
     from playwright.sync_api import sync_playwright
