@@ -35,6 +35,7 @@ from .read_pool import ReadPool, connect_args, engine_pool_stats
 from .tenants.router import router as tenants_router
 from .tenants.versions import LISTENER_NAME, SESSION_KEY, DataVersions
 from .uow import UnitOfWork
+from .web.router import router as web_router
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         category_admin_router,
         accounts_router,
+        web_router,
     ):
         app.router.routes.extend(router.routes)
     if app.state.metrics is not None:

@@ -1,0 +1,169 @@
+"""What the catalog page shows, read with the API's own functions: the tenants, a page of movies
+(views.list_movies), the facet counts (views.movie_facets) and the category tree with counts
+(categories.service.category_tree). Four reads, whatever the page holds: no query per movie."""
+
+from dataclasses import dataclass, replace
+from typing import Any, Self
+from urllib.parse import urlencode
+
+import orjson
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from starlette.requests import Request
+
+from ..categories import service as categories
+from ..errors import TenantNotFound
+from ..models import TENANT_NAME_PATTERN
+from ..movies.genres import Language
+from ..movies.reading import views
+from ..movies.reading.cursor import cursor_codec
+from ..movies.reading.etags import Conditional, request_key
+from ..movies.reading.ordering import Sort
+from ..movies.reading.params import MAX_CURSOR_CHARS, MAX_QUERY_CHARS, FilterParams
+from ..movies.reading.statements import Listing
+from ..movies.search import query_words
+from ..tenants import service as tenants
+from ..uow import UnitOfWork
+from .i18n import genre_name
+
+PAGE_SIZE = 50
+DEFAULT_TENANT = "movies"
+RUNTIME_CHOICES = (30, 60, 90, 120, 150, 180)
+RATING_CHOICES = range(1, 10)
+# The query parameters that make a catalog view, in the order its links write them.
+STATE = ("tenant", "q", "genre", "year_from", "year_to", "rating_gte", "runtime_lte", "category", "sort")
+
+
+class CatalogParams(BaseModel):
+    """The catalog's query string. Empty values (a form's "Any") mean no filter; others are ignored."""
+
+    tenant: str | None = Field(None, pattern=TENANT_NAME_PATTERN)
+    q: str | None = Field(None, max_length=MAX_QUERY_CHARS)
+    genre: str | None = Field(None, max_length=200)
+    year_from: int | None = Field(None, ge=0, le=9999)
+    year_to: int | None = Field(None, ge=0, le=9999)
+    rating_gte: int | None = Field(None, ge=0, le=10)
+    runtime_lte: int | None = Field(None, ge=0, le=100_000)
+    category: int | None = Field(None, ge=0, le=2**31 - 1)
+    sort: Sort | None = None
+    cursor: str | None = Field(None, max_length=MAX_CURSOR_CHARS)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @classmethod
+    def from_request(cls, request: Request) -> Self:
+        """The parameters; ValidationError for a bad value. A search with no letter or digit is no search."""
+        query = request.query_params
+        params = cls.model_validate({name: query[name] for name in cls.model_fields if name in query})
+        if params.q is not None and not query_words(params.q):
+            params = params.model_copy(update={"q": None})
+        if params.sort == "relevance" and params.q is None:
+            params = params.model_copy(update={"sort": None})
+        return params
+
+    def state(self, **changes: Any) -> list[tuple[str, str]]:
+        """The view's query pairs (no cursor), with `changes` applied; None drops a parameter."""
+        values = {name: getattr(self, name) for name in STATE} | changes
+        return [(name, str(values[name])) for name in STATE if values[name] is not None]
+
+    def url(self, **changes: Any) -> str:
+        pairs = self.state(**changes)
+        return "/?" + urlencode(pairs) if pairs else "/"
+
+
+def validation_messages(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors())
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    tenant: str | None
+    tenants: list[str]
+    movies: list[dict[str, Any]]
+    total: int
+    next_url: str | None
+    genres: list[Option]
+    years: list[Option]
+    ratings: list[Option]
+    tree: list[dict[str, Any]]
+
+
+async def read_catalog(request: Request, params: CatalogParams, language: Language) -> CatalogView:
+    """Everything the catalog page shows. TenantNotFound for a tenant that is not registered."""
+    state = request.app.state
+    names = await tenants.list_tenants(UnitOfWork(state.sessions))
+    tenant = params.tenant or (DEFAULT_TENANT if DEFAULT_TENANT in names or not names else names[0])
+    if tenant not in names:
+        if params.tenant is not None:
+            raise TenantNotFound(tenant)
+        return CatalogView(None, names, [], 0, None, [], [], [], [])
+    filters = _api_params(params).filters()
+    listing = Listing(filters=filters, sort=params.sort, limit=PAGE_SIZE, cursor=params.cursor)
+    key_pairs = params.state(tenant=None) + [("cursor", params.cursor or "")]
+    page = await views.list_movies(
+        state.read_pool,
+        state.caches,
+        tenant,
+        listing,
+        cursors=await cursor_codec(request),
+        conditional=Conditional(request_key(tenant, "/web/movies", key_pairs, language)),
+        language=language,
+    )
+    _, facets = await views.movie_facets(
+        UnitOfWork(state.sessions),
+        tenant,
+        filters,
+        conditional=Conditional(request_key(tenant, "/web/facets", params.state(tenant=None))),
+    )
+    # The tree counts what choosing each node would list: every filter but the category itself.
+    tree = await categories.category_tree(
+        UnitOfWork(state.sessions), tenant=tenant, filters=replace(filters, category=None)
+    )
+    next_url = None
+    if page.next_cursor is not None:
+        next_url = "/?" + urlencode([*params.state(tenant=tenant), ("cursor", page.next_cursor)])
+    return CatalogView(
+        tenant=tenant,
+        tenants=names,
+        movies=orjson.loads(page.body),
+        total=facets["total"],
+        next_url=next_url,
+        genres=_genre_options(facets, params.genre, language),
+        years=[Option(str(y["year"]), str(y["year"]), y["count"]) for y in facets["years"] if y["year"] is not None],
+        ratings=_rating_options(facets),
+        tree=tree,
+    )
+
+
+def _api_params(params: CatalogParams) -> FilterParams:
+    return FilterParams(
+        genre=params.genre,
+        year_from=params.year_from,
+        year_to=params.year_to,
+        rating_gte=params.rating_gte,
+        runtime_lte=params.runtime_lte,
+        category=params.category,
+        q=params.q,
+    )
+
+
+def _genre_options(facets: dict[str, Any], chosen: str | None, language: Language) -> list[Option]:
+    options = [Option(g["key"], genre_name(g["key"], g["name"], language), g["count"]) for g in facets["genres"]]
+    if chosen is not None and all(option.value != chosen for option in options):
+        options.append(Option(chosen, chosen, 0))
+    return sorted(options, key=lambda option: option.label.casefold())
+
+
+def _rating_options(facets: dict[str, Any]) -> list[Option]:
+    """Movies rated at least n, for n = 1…9, summed from the facets' one-point buckets."""
+    buckets = [(bucket["from"], bucket["count"]) for bucket in facets["ratings"] if bucket["from"] is not None]
+    return [Option(str(n), f"≥ {n}", sum(count for low, count in buckets if low >= n)) for n in RATING_CHOICES]
