@@ -38,7 +38,8 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readyz(request: Request) -> JSONResponse:
-    """The database answers and its schema is at the newest migration."""
+    """The database answers and its schema is at the newest migration; each read replica's state
+    and lag, for information (the primary answers what a replica cannot)."""
     expected = head_revision()
     try:
         revision = await current_revision(request.app.state.engine)
