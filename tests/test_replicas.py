@@ -14,8 +14,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from moviemanager.config import Settings
+from moviemanager.db import create_sessionmaker
 from moviemanager.read_pool import ReadPool
 from moviemanager.replicas import CHECKER_NAME, Positions
+from moviemanager.tenants.versions import DataVersions
+from moviemanager.uow import UnitOfWork
 
 from .live_app import eventually, reload, running, stored_version
 from .standby import Standby
@@ -143,6 +146,44 @@ async def test_a_paused_standby_is_skipped_until_it_replays_again(
 
 
 @needs_standby
+async def test_a_read_only_unit_of_work_opens_on_the_standby_only_at_the_known_version(
+    replica_settings, own_engine, own_owner_engine, standby_up
+):
+    tenant = await add_tenant(own_owner_engine)
+    versions = DataVersions()
+    pool = await ReadPool.open(own_engine, replica_settings, versions=versions, watch_replicas=False)
+    sessions = create_sessionmaker(own_engine, replica_settings)
+
+    async def served_by_standby(*, replica: bool = True) -> bool:
+        uow = UnitOfWork(sessions, replicas=pool.replicas)
+        async with uow.for_tenant(tenant, read_only_snapshot=True, replica=replica):
+            return await uow.session.scalar(text(IN_RECOVERY))
+
+    try:
+        await until_state(pool, "ok")
+        assert await served_by_standby() is False  # the version is not known here
+        versions._notified(None, 0, "", f"{tenant} {await stored_version(own_engine, tenant)}")
+        assert await served_by_standby() is True
+        assert await served_by_standby(replica=False) is False  # a unit that may write
+
+        uow = UnitOfWork(sessions, replicas=pool.replicas)
+
+        async def read_losing_the_standby() -> bool:
+            async with uow.for_tenant(tenant, read_only_snapshot=True, replica=True):
+                if await uow.session.scalar(text(IN_RECOVERY)):
+                    await uow.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+                return await uow.session.scalar(text(IN_RECOVERY))
+
+        assert await uow.reading(read_losing_the_standby) is False  # read again on the primary
+
+        await standby_up.execute("SELECT pg_wal_replay_pause()")
+        versions._notified(None, 0, "", f"{tenant} {await new_version(own_owner_engine, tenant)}")
+        assert await served_by_standby() is False  # the standby has the older version
+    finally:
+        await pool.close()
+
+
+@needs_standby
 async def test_pages_come_from_the_standby_and_a_reload_shows_on_the_next_read(
     replica_settings, own_engine, standby_up
 ):
@@ -168,6 +209,10 @@ async def test_pages_come_from_the_standby_and_a_reload_shows_on_the_next_read(
                 assert listed == [str(i) for i in ids]
                 movie = await client.get(f"/movies/{ids[0]}", params={"tenant": tenant})
                 assert movie.status_code == 200
+                facets = await client.get("/movies/facets", params={"tenant": tenant})
+                assert facets.json()["total"] == len(ids)
+                exported = await client.get("/movies.csv", params={"tenant": tenant})
+                assert len(exported.text.strip().splitlines()) == 1 + len(ids)
                 await asyncio.sleep(0.05)
         readiness = (await client.get("/readyz")).json()
         assert readiness["replicas"][0]["state"] in ("ok", "paused")
@@ -189,6 +234,8 @@ async def test_a_stopped_standby_costs_no_failed_read(replica_settings, own_engi
         for page in range(30):  # a new body each time (a page not kept yet), while the monitor notices
             response = await client.get("/movies", params={"tenant": tenant, "limit": 100 + page})
             assert response.status_code == 200, response.text
+            for path in ("/movies/facets", "/movies.csv", "/categories", "/genres"):
+                assert (await client.get(path, params={"tenant": tenant})).status_code == 200, path
             await asyncio.sleep(0.05)
         await eventually(lambda: app.state.read_pool.replica_states()[0].state == "down")
         readiness = await client.get("/readyz")

@@ -65,7 +65,8 @@ async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
     versions: DataVersions = app.state.caches.versions
     app.state.engine = engine
     app.state.sessions = create_sessionmaker(engine, settings, info={SESSION_KEY: versions})
-    app.state.read_pool = read_pool = await ReadPool.open(engine, settings)
+    app.state.read_pool = read_pool = await ReadPool.open(engine, settings, versions=versions)
+    app.state.replicas = read_pool.replicas
     watcher = None
     if settings.listen_data_versions:
         arguments = connect_args(engine)
@@ -78,6 +79,7 @@ async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        app.state.replicas = None
         await read_pool.close()
 
 
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.admin_token = given.get_secret_value() if given is not None else None
     # The versions know nothing until serving() starts their listener.
     app.state.caches = Caches(DataVersions(), PageCache(app.state.settings.page_cache_mb * 2**20))
+    app.state.replicas = None  # read replicas for units of work that only read: serving() sets them
     # Added first, so it runs inside RequestMiddleware (CORS, the body cap and the log apply to it).
     app.add_middleware(AnswersFromMemory)
     app.add_middleware(

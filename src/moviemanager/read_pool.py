@@ -29,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import Settings
 from .database_errors import database_unavailable
-from .db import Timeouts, as_interval
+from .db import Timeouts, as_interval, create_engine, create_sessionmaker
 from .errors import PoolExhausted
 from .replicas import Replica, Replicas, ReplicaState, replica_url
+from .tenants.versions import DataVersions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,9 +75,17 @@ class ReadPool:
         self.replicas = replicas
 
     @classmethod
-    async def open(cls, engine: AsyncEngine, settings: Settings, *, watch_replicas: bool = True) -> "ReadPool":
+    async def open(
+        cls,
+        engine: AsyncEngine,
+        settings: Settings,
+        *,
+        versions: DataVersions | None = None,
+        watch_replicas: bool = True,
+    ) -> "ReadPool":
         """A pool beside the engine's, as large, with the same limits; one more per standby of
-        MOVIEMANAGER_READ_REPLICA_URLS, checked in the background (unless not `watch_replicas`:
+        MOVIEMANAGER_READ_REPLICA_URLS (and an engine, for units of work that only read, at the
+        `versions` this process knows), checked in the background (unless not `watch_replicas`:
         then whoever opened it calls `replicas.check()`)."""
         pool = await _create_pool(connect_args(engine), settings)
         replicas = None
@@ -86,8 +95,10 @@ class ReadPool:
                 url = replica_url(url, settings)
                 arguments = connect_args(engine, url)
                 standby_pool = await _create_pool(arguments, settings)
-                standbys.append(Replica(f"replica-{number}", url, arguments, standby_pool, settings.db_pool_size))
-            replicas = Replicas(standbys, connect_args(engine), settings.replica_max_lag_s)
+                sessions = create_sessionmaker(create_engine(url, settings), settings)
+                name = f"replica-{number}"
+                standbys.append(Replica(name, url, arguments, standby_pool, settings.db_pool_size, sessions))
+            replicas = Replicas(standbys, connect_args(engine), settings.replica_max_lag_s, versions)
             if watch_replicas:
                 replicas.watch()
         return cls(pool, settings.db_pool_timeout, replicas)

@@ -12,6 +12,9 @@ A standby is used while it is `ok`: not `paused` (pg_wal_replay_pause), not `lag
 MOVIEMANAGER_REPLICA_MAX_LAG_S behind), not `down` (the check or a read could not reach it), and in
 recovery (a server that is not is no standby of the primary: `not_standby`). Among those, the
 least busy answers, equally busy ones in turn.
+
+Units of work that only read (facets, the category tree with counts, genres, the export) may open
+their session on a standby too (`Replicas.session`): each standby also has a SQLAlchemy engine.
 """
 
 import asyncio
@@ -25,10 +28,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .config import Settings
+from .database_errors import database_unavailable
 from .migrations.tenant_isolation import APP_ROLE
+from .tenants.versions import DataVersions
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,8 @@ STANDBY_STATUS = """
            (pg_last_wal_receive_lsn() - '0/0'::pg_lsn)::bigint AS received,
            CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS paused,
            extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS since_replay"""
+
+TENANT_VERSION = text("SELECT data_version FROM tenants WHERE name = :tenant")
 
 State = Literal["starting", "ok", "lagging", "paused", "down", "not_standby"]
 
@@ -71,10 +80,13 @@ def replica_url(url: str, settings: Settings) -> URL:
 class Replica:
     """One standby: its pool, what the last check found, how many reads it is serving."""
 
-    def __init__(self, name: str, url: URL, connect_args: dict, pool: asyncpg.Pool, capacity: int) -> None:
+    def __init__(
+        self, name: str, url: URL, connect_args: dict, pool: asyncpg.Pool, capacity: int, sessions: async_sessionmaker
+    ) -> None:
         self.name = name
         self.url = url
-        self.pool = pool
+        self.pool = pool  # the hot reads'
+        self.sessions = sessions  # units of work's, for the reads that may run here (Replicas.session)
         self.state: State = "starting"
         self.lag: float | None = None
         self.in_flight = 0
@@ -173,8 +185,11 @@ class Positions:
 class Replicas:
     """The standbys, checked in the background; `candidates()` lists those fit to answer a read."""
 
-    def __init__(self, replicas: list[Replica], primary_args: dict, max_lag: float) -> None:
+    def __init__(
+        self, replicas: list[Replica], primary_args: dict, max_lag: float, versions: DataVersions | None = None
+    ) -> None:
         self.replicas = replicas
+        self._versions = versions
         self._primary_args = primary_args
         self._primary: asyncpg.Connection | None = None
         self._max_lag = max_lag
@@ -192,6 +207,31 @@ class Replicas:
 
     def states(self) -> list[ReplicaState]:
         return [replica.status() for replica in self.replicas]
+
+    async def session(self, info: dict) -> AsyncSession | None:
+        """A session for a unit of work scoped by `info` on a fit standby whose catalog of the
+        unit's tenant is at the version this process knows (checked by the transaction's first
+        statement, so a read-only snapshot is of that version); None: use the primary. None too
+        without a tenant, or when its version is not known here (as for the hot reads)."""
+        tenant = info.get("tenant")
+        known = self._versions.get(tenant) if self._versions is not None and tenant else None
+        if known is None:
+            return None
+        for replica in self.candidates():
+            session = replica.sessions(info=info)
+            try:
+                version = await session.scalar(TENANT_VERSION, {"tenant": tenant})
+            except Exception as exc:
+                await session.close()
+                if database_unavailable(exc):
+                    replica.lost(exc)
+                    continue
+                return None
+            if version == known:
+                return session
+            await session.close()
+            return None  # behind what this process knows: the primary
+        return None
 
     async def check(self) -> None:
         """One round: the primary's position, then every standby's, at once."""
@@ -234,3 +274,4 @@ class Replicas:
         for replica in self.replicas:
             await replica.close_checker()
             await replica.pool.close()
+            await replica.sessions.kw["bind"].dispose()

@@ -199,9 +199,13 @@ async def movie_facets(
     uow: UnitOfWork, tenant: str, filters: MovieFilters, *, conditional: Conditional
 ) -> tuple[str, dict[str, Any]]:
     """(ETag, counts per genre, year and rating bucket of the movies matching `filters`)."""
-    async with uow.for_tenant(tenant):
-        etag = conditional.etag(await require_data_version(uow, tenant))
-        if conditional.not_modified(etag):
-            raise NotModified(etag)
-        rows = await uow.movies(tenant).facets(filters)
-        return etag, facet_body(rows)
+
+    async def read() -> tuple[str, dict[str, Any]]:
+        async with uow.for_tenant(tenant, replica=True):
+            etag = conditional.etag(await require_data_version(uow, tenant))
+            if conditional.not_modified(etag):
+                raise NotModified(etag)
+            rows = await uow.movies(tenant).facets(filters)
+            return etag, facet_body(rows)
+
+    return await uow.reading(read)
