@@ -13,8 +13,8 @@ MOVIEMANAGER_REPLICA_MAX_LAG_S behind), not `down` (the check or a read could no
 recovery (a server that is not is no standby of the primary: `not_standby`). Among those, the
 least busy answers, equally busy ones in turn.
 
-Units of work that only read (facets, the category tree with counts, genres, the export) may open
-their session on a standby too (`Replicas.session`): each standby also has a SQLAlchemy engine.
+Units of work that only read (facets, the category tree and genres with a tenant, the export) may
+open their session on a standby too (`Replicas.session`): each standby also has a SQLAlchemy engine.
 """
 
 import asyncio
@@ -77,6 +77,12 @@ def replica_url(url: str, settings: Settings) -> URL:
     return parsed._replace(username=APP_ROLE, password=password)  # URL.set would keep a password for None
 
 
+def checker_args(connect_args: dict) -> dict:
+    """asyncpg.connect's arguments for a health check's connection."""
+    server_settings = {**connect_args.get("server_settings", {}), "application_name": CHECKER_NAME}
+    return {**connect_args, "server_settings": server_settings}
+
+
 class Replica:
     """One standby: its pool, what the last check found, how many reads it is serving."""
 
@@ -122,11 +128,9 @@ class Replica:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
                 if self._checker is None or self._checker.is_closed():
-                    self._checker = await asyncpg.connect(
-                        **self._connect_args, server_settings={"application_name": CHECKER_NAME}
-                    )
+                    self._checker = await asyncpg.connect(**checker_args(self._connect_args))
                 row = await self._checker.fetchrow(STANDBY_STATUS)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:  # whatever it is, the standby did not answer its check
             await self.close_checker()
             self._set("down", None, f"{type(exc).__name__}: {exc}")
             return
@@ -254,9 +258,7 @@ class Replicas:
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
                 if self._primary is None or self._primary.is_closed():
-                    self._primary = await asyncpg.connect(
-                        **self._primary_args, server_settings={"application_name": CHECKER_NAME}
-                    )
+                    self._primary = await asyncpg.connect(**checker_args(self._primary_args))
                 return await self._primary.fetchval(PRIMARY_POSITION)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
             if self._primary is not None:
