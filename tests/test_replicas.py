@@ -146,6 +146,32 @@ async def test_a_paused_standby_is_skipped_until_it_replays_again(
 
 
 @needs_standby
+async def test_a_standby_further_behind_than_the_limit_is_skipped_until_it_catches_up(
+    replica_settings, own_engine, own_owner_engine, standby_up
+):
+    tenant = await add_tenant(own_owner_engine)
+    pool = await ReadPool.open(own_engine, replica_settings, watch_replicas=False)
+    try:
+        await until_state(pool, "ok")
+        await asyncio.sleep(3)  # an idle primary: nothing is behind, however old the last commit
+        await pool.replicas.check()
+        assert (pool.replica_states()[0].state, pool.replica_states()[0].lag_seconds) == ("ok", 0.0)
+
+        await standby_up.execute("ALTER SYSTEM SET recovery_min_apply_delay = '5s'")
+        await standby_up.execute("SELECT pg_reload_conf()")
+        await new_version(own_owner_engine, tenant)  # its commit applied on the standby 5 s later
+        await until_state(pool, "lagging")
+        assert pool.replica_states()[0].lag_seconds > replica_settings.replica_max_lag_s
+        assert await pool.run(tenant, lambda c: c.fetchval(IN_RECOVERY), fresh=lambda _: True) is False
+        await until_state(pool, "ok")  # the delayed commit applied: caught up
+        assert await pool.run(tenant, lambda c: c.fetchval(IN_RECOVERY), fresh=lambda _: True) is True
+    finally:
+        await standby_up.execute("ALTER SYSTEM RESET recovery_min_apply_delay")
+        await standby_up.execute("SELECT pg_reload_conf()")
+        await pool.close()
+
+
+@needs_standby
 async def test_a_read_only_unit_of_work_opens_on_the_standby_only_at_the_known_version(
     replica_settings, own_engine, own_owner_engine, standby_up
 ):
@@ -262,3 +288,12 @@ def test_lag_is_the_time_since_the_primary_first_passed_the_replayed_position(mo
     assert positions.lag(2500) == 0.0  # passed 2500 at 105: just now
     positions.add(None)
     assert positions.lag(1500) is None  # the primary did not answer: unknown
+
+
+def test_replica_urls_are_read_as_a_json_list_or_separated_by_commas(monkeypatch):
+    monkeypatch.setenv("MOVIEMANAGER_READ_REPLICA_URLS", "postgresql://r1/db, postgresql://r2/db")
+    assert Settings().read_replica_urls == ["postgresql://r1/db", "postgresql://r2/db"]
+    monkeypatch.setenv("MOVIEMANAGER_READ_REPLICA_URLS", '["postgresql://r1/db?options=a,b"]')
+    assert Settings().read_replica_urls == ["postgresql://r1/db?options=a,b"]
+    monkeypatch.delenv("MOVIEMANAGER_READ_REPLICA_URLS")
+    assert Settings().read_replica_urls == []
