@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import Settings
 from .database_errors import database_unavailable
-from .db import Timeouts, as_interval, create_engine, create_sessionmaker
+from .db import Timeouts, as_interval, create_engine
 from .errors import PoolExhausted
 from .replicas import Replica, Replicas, ReplicaState, replica_url
 from .tenants.versions import DataVersions
@@ -91,13 +91,19 @@ class ReadPool:
         replicas = None
         if settings.read_replica_urls:
             standbys = []
-            for number, url in enumerate(settings.read_replica_urls, start=1):
-                url = replica_url(url, settings)
+            for number, given in enumerate(settings.read_replica_urls, start=1):
+                url = replica_url(given, settings)
                 arguments = connect_args(engine, url)
-                standby_pool = await _create_pool(arguments, settings)
-                sessions = create_sessionmaker(create_engine(url, settings), settings)
-                name = f"replica-{number}"
-                standbys.append(Replica(name, url, arguments, standby_pool, settings.db_pool_size, sessions))
+                standbys.append(
+                    Replica(
+                        f"replica-{number}",
+                        url,
+                        connect_args=arguments,
+                        pool=await _create_pool(arguments, settings),
+                        engine=create_engine(url, settings),
+                        settings=settings,
+                    )
+                )
             replicas = Replicas(standbys, connect_args(engine), settings.replica_max_lag_s, versions)
             if watch_replicas:
                 replicas.watch()
@@ -107,8 +113,8 @@ class ReadPool:
         """`work` on a pooled connection scoped to `tenant`, its result returned.
 
         With `fresh` (whether an answer carries the tenant's data version this process knows),
-        a standby may answer; an answer that is not fresh, or any error of a standby, and the
-        primary answers instead. Without it, the primary answers."""
+        a standby may answer; when its answer is not fresh, or it fails, the primary answers
+        instead. Without `fresh`, the primary answers."""
         if fresh is not None and self.replicas is not None:
             for replica in self.replicas.candidates():
                 try:

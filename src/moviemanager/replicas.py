@@ -30,10 +30,11 @@ from typing import Literal
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from .config import Settings
 from .database_errors import database_unavailable
+from .db import create_sessionmaker
 from .migrations.tenant_isolation import APP_ROLE
 from .tenants.versions import DataVersions
 
@@ -87,16 +88,17 @@ class Replica:
     """One standby: its pool, what the last check found, how many reads it is serving."""
 
     def __init__(
-        self, name: str, url: URL, connect_args: dict, pool: asyncpg.Pool, capacity: int, sessions: async_sessionmaker
+        self, name: str, url: URL, *, connect_args: dict, pool: asyncpg.Pool, engine: AsyncEngine, settings: Settings
     ) -> None:
         self.name = name
         self.url = url
         self.pool = pool  # the hot reads'
-        self.sessions = sessions  # units of work's, for the reads that may run here (Replicas.session)
+        self.engine = engine
+        self.sessions = create_sessionmaker(engine, settings)  # for units of work that only read
         self.state: State = "starting"
         self.lag: float | None = None
         self.in_flight = 0
-        self._capacity = capacity
+        self._capacity = settings.db_pool_size
         self._connect_args = connect_args
         self._checker: asyncpg.Connection | None = None
 
@@ -260,7 +262,7 @@ class Replicas:
                 if self._primary is None or self._primary.is_closed():
                     self._primary = await asyncpg.connect(**checker_args(self._primary_args))
                 return await self._primary.fetchval(PRIMARY_POSITION)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except Exception:  # whatever it is, the primary's position is unknown this round
             if self._primary is not None:
                 self._primary.terminate()
                 self._primary = None
@@ -276,4 +278,4 @@ class Replicas:
         for replica in self.replicas:
             await replica.close_checker()
             await replica.pool.close()
-            await replica.sessions.kw["bind"].dispose()
+            await replica.engine.dispose()

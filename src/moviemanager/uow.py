@@ -36,7 +36,7 @@ class UnitOfWork:
         self._sessions = sessions
         self._replicas = replicas
         self._scope: dict[str, str | bool] = {}
-        self._on_replica = False
+        self._replica_allowed = False
         self.on_replica = False  # whether the last block's session was a read replica's
 
     def for_tenant(
@@ -51,7 +51,7 @@ class UnitOfWork:
         reads, and may read from a read replica at the tenant's current version (replicas.py).
         """
         self._scope = {"tenant": tenant, "importing": importing, "read_only_snapshot": read_only_snapshot}
-        self._on_replica = replica
+        self._replica_allowed = replica
         return self
 
     @property
@@ -60,7 +60,7 @@ class UnitOfWork:
 
     async def __aenter__(self) -> Self:
         session = None
-        if self._on_replica and self._replicas is not None:
+        if self._replica_allowed and self._replicas is not None:
             session = await self._replicas.session(self._scope)
         self.on_replica = session is not None
         self.session = session or self._sessions(info=self._scope)
@@ -75,7 +75,7 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._scope = {}  # the next block names its tenant again
-        self._on_replica = False
+        self._replica_allowed = False
         try:
             await self.session.rollback()  # a no-op after commit
         finally:
