@@ -104,6 +104,27 @@ async def test_a_read_that_can_tell_a_current_answer_runs_on_the_standby(replica
 
 
 @needs_standby
+async def test_equally_busy_standbys_take_turns_and_the_least_busy_answers_first(
+    replica_settings, own_engine, standby_up
+):
+    twice = replica_settings.model_copy(update={"read_replica_urls": replica_settings.read_replica_urls * 2})
+    pool = await ReadPool.open(own_engine, twice, watch_replicas=False)
+    try:
+        async with asyncio.timeout(30):
+            while [state.state for state in pool.replica_states()] != ["ok", "ok"]:
+                await pool.replicas.check()
+                await asyncio.sleep(0.1)
+        firsts = [pool.replicas.candidates()[0].name for _ in range(4)]
+        assert firsts in (["replica-1", "replica-2"] * 2, ["replica-2", "replica-1"] * 2)
+        busy, idle = pool.replicas.replicas
+        with busy.serving():
+            assert [replica.name for replica in pool.replicas.candidates()] == [idle.name, busy.name]
+            assert [replica.name for replica in pool.replicas.candidates()] == [idle.name, busy.name]
+    finally:
+        await pool.close()
+
+
+@needs_standby
 async def test_an_answer_older_than_the_known_version_is_read_again_from_the_primary(
     replica_settings, own_engine, own_owner_engine, standby_up
 ):
