@@ -44,7 +44,7 @@ class TransactionReads:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def run(self, tenant: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def run(self, tenant: str, work: Callable[[asyncpg.Connection], Awaitable[T]], *, fresh: object = None) -> T:
         raw = (await self._connection.get_raw_connection()).driver_connection
         await raw.execute("SELECT set_config('app.tenant', $1, true)", tenant)
         return await work(raw)

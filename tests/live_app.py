@@ -47,5 +47,5 @@ async def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> No
 class NoDatabase:
     """Reads that fail: what is answered anyway came from memory."""
 
-    async def run(self, tenant, work):
+    async def run(self, tenant, work, *, fresh=None):
         raise AssertionError("this read queried the database")

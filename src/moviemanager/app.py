@@ -68,12 +68,14 @@ async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
     versions: DataVersions = app.state.caches.versions
     app.state.engine = engine
     app.state.sessions = create_sessionmaker(engine, settings, info={SESSION_KEY: versions})
-    app.state.read_pool = read_pool = await ReadPool.open(engine, settings)
+    app.state.read_pool = read_pool = await ReadPool.open(engine, settings, versions=versions)
+    app.state.replicas = read_pool.replicas
     metrics: Metrics | None = app.state.metrics
     sampler = None
     if metrics is not None:
         pools = {"sessions": lambda: engine_pool_stats(engine), "reads": read_pool.stats}
         metrics.attach(pools=pools, page_cache=app.state.caches.bodies, versions=versions)
+        metrics.watch_replicas(read_pool.replica_states)
         if multiprocess_mode():  # the other processes' scrapes read this one's last sample
             sampler = asyncio.create_task(metrics.keep_sampling())
     watcher = None
@@ -91,6 +93,7 @@ async def serving(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+        app.state.replicas = None
         await read_pool.close()
 
 
@@ -105,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The versions know nothing until serving() starts their listener.
     app.state.caches = Caches(DataVersions(), PageCache(app.state.settings.page_cache_mb * 2**20))
     app.state.metrics = Metrics() if app.state.settings.metrics != "off" else None
+    app.state.replicas = None  # read replicas for units of work that only read: serving() sets them
     # Added first, so it runs inside RequestMiddleware (CORS, the body cap and the log apply to it).
     app.add_middleware(AnswersFromMemory)
     app.add_middleware(

@@ -1,10 +1,11 @@
 """Settings, read from the environment when asked for, never at import time."""
 
+import json
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGED_CSV_DIR = Path(__file__).parent / "data"
 
@@ -51,6 +52,20 @@ class Settings(BaseSettings):
     db_lock_timeout: float = Field(default=5.0, ge=0)
     import_statement_timeout: float = Field(default=3600.0, ge=0)
     reload_lock_timeout: float = Field(default=30.0, ge=0)
+    # Streaming-replication standbys for the hot reads (replicas.py): a JSON list or comma-separated.
+    read_replica_urls: Annotated[list[str], NoDecode] = []
+    # A standby further behind the primary than this, in seconds, is skipped until it catches up.
+    replica_max_lag_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("read_replica_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
 
     # GET /metrics (metrics_router.py): on (open), token (MOVIEMANAGER_METRICS_TOKEN), off (no route).
     metrics: Literal["on", "token", "off"] = "on"

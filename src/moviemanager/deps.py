@@ -16,7 +16,7 @@ from .uow import UnitOfWork
 
 async def unit_of_work(request: Request) -> UnitOfWork:
     """An unopened unit of work; the service opens, commits or rolls it back."""
-    return UnitOfWork(request.app.state.sessions)
+    return UnitOfWork(request.app.state.sessions, replicas=request.app.state.replicas)
 
 
 async def app_settings(request: Request) -> Settings:

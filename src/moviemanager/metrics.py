@@ -84,6 +84,20 @@ POOL_WAITING = Gauge(
     multiprocess_mode="livesum",
     registry=REGISTRY,
 )
+REPLICA_LAG = Gauge(
+    "moviemanager_replica_lag_seconds",
+    "How far a read replica's replay is behind the primary (-1: unknown, e.g. the standby is down)",
+    ["replica"],
+    multiprocess_mode="mostrecent",
+    registry=REGISTRY,
+)
+REPLICA_SERVING = Gauge(
+    "moviemanager_replica_serving",
+    "1 while a read replica takes reads (state ok), 0 while it is skipped (down, lagging, paused)",
+    ["replica"],
+    multiprocess_mode="mostrecent",
+    registry=REGISTRY,
+)
 
 IMPORTS = Counter(
     "moviemanager_imports",
@@ -182,6 +196,16 @@ class Metrics:
     def add_sampler(self, sampler: Callable[[], None]) -> None:
         """Run `sampler` (which sets gauges) at each sample: once a second and before each scrape."""
         self._samplers.append(sampler)
+
+    def watch_replicas(self, states: Callable[[], list[Any]]) -> None:
+        """Each read replica's lag and whether it serves, from `states` (ReadPool.replica_states)."""
+
+        def replicas() -> None:
+            for replica in states():
+                REPLICA_LAG.labels(replica.name).set(-1 if replica.lag_seconds is None else replica.lag_seconds)
+                REPLICA_SERVING.labels(replica.name).set(1 if replica.state == "ok" else 0)
+
+        self.add_sampler(replicas)
 
     def attach(self, *, pools: dict[str, Callable[[], PoolStats]], page_cache: Any, versions: Any) -> None:
         """The states to sample: each pool's stats, the page cache (hits, misses, size_bytes),

@@ -22,18 +22,21 @@ MOVIES_PER_GENRE = text(
 
 
 async def list_genres(uow: UnitOfWork, tenant: str | None) -> list[GenreRead]:
-    async with uow.for_tenant(tenant, read_only_snapshot=True):
-        genres = list(await uow.session.scalars(select(Genre).order_by(Genre.id)))
-        counts = None
-        if tenant is not None:
-            await require_tenant(uow, tenant)
-            counts = dict((await uow.session.execute(MOVIES_PER_GENRE, {"tenant": tenant})).all())
-        return [
-            GenreRead(
-                id=genre.id,
-                name_en=genre.name_en,
-                name_vi=genre.name_vi,
-                movie_count=None if counts is None else counts.get(genre.id, 0),
-            )
-            for genre in genres
-        ]
+    async def read() -> list[GenreRead]:
+        async with uow.for_tenant(tenant, read_only_snapshot=True, replica=True):
+            genres = list(await uow.session.scalars(select(Genre).order_by(Genre.id)))
+            counts = None
+            if tenant is not None:
+                await require_tenant(uow, tenant)
+                counts = dict((await uow.session.execute(MOVIES_PER_GENRE, {"tenant": tenant})).all())
+            return [
+                GenreRead(
+                    id=genre.id,
+                    name_en=genre.name_en,
+                    name_vi=genre.name_vi,
+                    movie_count=None if counts is None else counts.get(genre.id, 0),
+                )
+                for genre in genres
+            ]
+
+    return await uow.reading(read)

@@ -32,16 +32,19 @@ async def category_tree(
     no filter applies, else computed by one statement. A node at `max_level` keeps the total of
     its whole subtree (the levels cut off roll up into it).
     """
-    async with uow.for_tenant(tenant, read_only_snapshot=True):
-        rows = await uow.categories.tree()
-        counts = None
-        if tenant is not None:
+
+    async def read() -> tuple[Sequence[CategoryRow], dict[int, Counts] | None]:
+        async with uow.for_tenant(tenant, read_only_snapshot=True, replica=True):
+            rows = await uow.categories.tree()
+            if tenant is None:
+                return rows, None
             await require_tenant(uow, tenant)
             conditions = (await filters.resolved(category_subtree(uow.session))).conditions()
             if conditions:
-                counts = await uow.categories.live_counts(tenant, conditions)
-            else:
-                counts = await uow.categories.stored_counts(tenant)
+                return rows, await uow.categories.live_counts(tenant, conditions)
+            return rows, await uow.categories.stored_counts(tenant)
+
+    rows, counts = await uow.reading(read)
     return _nested(rows, counts, max_level)
 
 

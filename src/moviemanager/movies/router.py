@@ -79,7 +79,8 @@ async def list_movies(request: Request) -> Response:
     tenant = request_tenant(request, params.tenant)
     filters = params.filters()
     if params.format == "csv":
-        return await _csv_download(UnitOfWork(request.app.state.sessions), tenant, filters)
+        uow = UnitOfWork(request.app.state.sessions, replicas=request.app.state.replicas)
+        return await _csv_download(uow, tenant, filters)
     listing = Listing(
         filters=filters,
         sort=params.sort,

@@ -19,14 +19,20 @@ async def export_catalog(uow: UnitOfWork, tenant: str, filters: MovieFilters) ->
     to download, and any error comes before the first byte.
     """
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
-        # The header's columns and the rows must come from the same catalog, even if a reload
-        # commits between the two queries.
-        async with uow.for_tenant(tenant, read_only_snapshot=True):
-            await require_tenant(uow, tenant)
-            movies = uow.movies(tenant)
-            extra_columns = await movies.extra_columns(filters)
-            async for chunk in catalog_chunks(extra_columns, await movies.stream_all(filters)):
-                spool.write(chunk)
+
+        async def read() -> None:
+            spool.seek(0)
+            spool.truncate()  # what a failed read on a replica wrote
+            # The header's columns and the rows must come from the same catalog, even if a reload
+            # commits between the two queries.
+            async with uow.for_tenant(tenant, read_only_snapshot=True, replica=True):
+                await require_tenant(uow, tenant)
+                movies = uow.movies(tenant)
+                extra_columns = await movies.extra_columns(filters)
+                async for chunk in catalog_chunks(extra_columns, await movies.stream_all(filters)):
+                    spool.write(chunk)
+
+        await uow.reading(read)
         spool.seek(0)
         while chunk := spool.read(CHUNK_CHARS):
             yield chunk

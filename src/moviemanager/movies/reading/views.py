@@ -5,6 +5,11 @@ A statement reads the tenant's data version with the movies, in one snapshot: th
 describes the body it comes with. A 304, or a body the page cache holds (page_cache.py), needs
 only the version: from memory when this process knows it (tenants/versions.py), with no query;
 else a request carrying If-None-Match, or one for a page that may be cached, reads it first.
+
+A read may be answered by a standby (read_pool.py, replicas.py) only when this process knows the
+tenant's version, and only with that version: a standby's answer from another one (it lags) is
+read again from the primary. When the version is not known here (no listener yet, or this
+process has just written it), the primary answers.
 """
 
 import uuid
@@ -77,7 +82,7 @@ async def list_movies(
     if known is not None and cacheable and (page := cache.get(known)) is not None:
         return page
 
-    async def read(connection: asyncpg.Connection) -> MoviePage:
+    async def read(connection: asyncpg.Connection) -> MoviePage | None:
         if known is None:
             etag = await _read_etag(connection, tenant, conditional, check=cacheable)
             if etag is not None and (page := cache.get(etag)) is not None:
@@ -86,7 +91,7 @@ async def list_movies(
         sql, values = page_statement(tenant, resolved, order, after, language)
         rows = await connection.fetch(sql, *values)
         if not rows:
-            raise TenantNotFound(tenant)
+            return None  # no such tenant
         total = rows[0]["total"] if listing.count == "exact" else None
         if listing.count == "estimated":
             total = await _estimated_count(connection, tenant, resolved.filters)
@@ -104,7 +109,10 @@ async def list_movies(
             cache.put(etag, page, len(body))
         return page
 
-    return await read_pool.run(tenant, read)
+    page = await read_pool.run(tenant, read, fresh=None if known is None else lambda page: _is_at(page, known))
+    if page is None:
+        raise TenantNotFound(tenant)
+    return page
 
 
 async def get_movie(
@@ -128,7 +136,10 @@ async def get_movie(
             await _read_etag(connection, tenant, conditional, check=False)
         return await connection.fetchrow(MOVIE_STATEMENT, tenant, tmdb_id, language)
 
-    row = await read_pool.run(tenant, read)
+    def fresh(row: asyncpg.Record | None) -> bool:
+        return row is not None and conditional.etag(row["data_version"]) == known
+
+    row = await read_pool.run(tenant, read, fresh=None if known is None else fresh)
     if row is None:
         raise TenantNotFound(tenant)
     if row["body"] is None:
@@ -136,6 +147,10 @@ async def get_movie(
     movie = MoviePage(row["body"].encode(), None, None, conditional.etag(row["data_version"]))
     caches.bodies.put(movie.etag, movie, len(movie.body))
     return movie
+
+
+def _is_at(page: MoviePage | None, etag: str) -> bool:
+    return page is not None and page.etag == etag
 
 
 def cursor_scope(tenant: str, order: Order, filters: MovieFilters) -> str:
@@ -184,9 +199,13 @@ async def movie_facets(
     uow: UnitOfWork, tenant: str, filters: MovieFilters, *, conditional: Conditional
 ) -> tuple[str, dict[str, Any]]:
     """(ETag, counts per genre, year and rating bucket of the movies matching `filters`)."""
-    async with uow.for_tenant(tenant):
-        etag = conditional.etag(await require_data_version(uow, tenant))
-        if conditional.not_modified(etag):
-            raise NotModified(etag)
-        rows = await uow.movies(tenant).facets(filters)
-        return etag, facet_body(rows)
+
+    async def read() -> tuple[str, dict[str, Any]]:
+        async with uow.for_tenant(tenant, replica=True):
+            etag = conditional.etag(await require_data_version(uow, tenant))
+            if conditional.not_modified(etag):
+                raise NotModified(etag)
+            rows = await uow.movies(tenant).facets(filters)
+            return etag, facet_body(rows)
+
+    return await uow.reading(read)
