@@ -111,7 +111,7 @@ async def _load(settings: Settings, args: argparse.Namespace) -> int:
     from .db import create_sessionmaker, open_database
     from .errors import DomainError
     from .movies.importing.importer import ImportOptions, import_catalog
-    from .tenants.service import is_valid_tenant_name
+    from .tenancy import is_valid_tenant_name
     from .uow import UnitOfWork
 
     if not is_valid_tenant_name(args.tenant):
@@ -155,7 +155,7 @@ async def _load(settings: Settings, args: argparse.Namespace) -> int:
 async def _token(settings: Settings, args: argparse.Namespace) -> int:
     from .db import create_sessionmaker, open_database
     from .errors import TokenNotFound
-    from .tenants.service import is_valid_tenant_name
+    from .tenancy import is_valid_tenant_name
     from .tokens import service
     from .uow import UnitOfWork
 

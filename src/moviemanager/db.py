@@ -1,7 +1,6 @@
 """Declarative base, database URLs, engine and session factories, and opening the database."""
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from .config import Settings
 from .embedded import EmbeddedPostgres, start_embedded
 from .migrations import upgrade_to_head
 from .migrations.tenant_isolation import APP_ROLE
+from .tenancy import is_valid_tenant_name
 
 # Deterministic constraint names, so migrations can refer to them.
 NAMING_CONVENTION = {
@@ -116,7 +116,6 @@ class ScopedSession(Session):
 SCOPE_TIMEOUTS = text(
     "SELECT set_config('statement_timeout', :statement_timeout, true), set_config('lock_timeout', :lock_timeout, true)"
 )
-_TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # models.TENANT_NAME_PATTERN (models imports db)
 
 
 def set_local_tenant(tenant: str | None) -> str:
@@ -125,7 +124,7 @@ def set_local_tenant(tenant: str | None) -> str:
     SET takes no bind parameters, so the name is a literal: checked against the tenant name
     pattern (letters, digits, _ and -) and quoted, though the pattern leaves nothing to escape."""
     name = tenant or ""
-    if name and not _TENANT_NAME.fullmatch(name):
+    if name and not is_valid_tenant_name(name):
         raise ValueError(f"not a tenant name: {name!r}")
     return "SET LOCAL app.tenant = '" + name.replace("'", "''") + "'"
 

@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from .config import Settings
-from .models import TENANT_NAME_PATTERN
-from .tenancy import chosen_tenant, note_tenant, required_tenant
+from .tenancy import TENANT_NAME_PATTERN, chosen_tenant, note_tenant, required_tenant
 from .uow import UnitOfWork
 
 

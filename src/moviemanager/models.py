@@ -28,8 +28,8 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
+from .tenancy import TENANT_NAME_PATTERN
 
-TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # The sort keys' index expressions, built by migration 0006 from its own copy (movies/reading/ordering.py
 # queries them; tests/test_migrations_frozen.py compares them with the database's), laid out as
 # PostgreSQL prints them back: Alembic compares the text, line breaks included. CASE, not COALESCE:

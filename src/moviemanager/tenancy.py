@@ -6,12 +6,22 @@ client-wide default (a front end sets it from the last tenant browsed). The tena
 in the request's scope, and the response says it in an `X-Tenant` header (middleware.py).
 """
 
+import re
+
 from starlette.types import Scope
 
 from .errors import TenantMissing
 
+# A tenant's name: also the table constraint (models.py), the SET LOCAL literal (db.py), and every
+# tenant parameter's and header's pattern.
+TENANT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_TENANT_NAME = re.compile(TENANT_NAME_PATTERN)
 MISSING = "Name the tenant with the X-Tenant header or the tenant query parameter"
 SCOPE_KEY = "moviemanager.tenant"
+
+
+def is_valid_tenant_name(name: str) -> bool:
+    return _TENANT_NAME.fullmatch(name) is not None
 
 
 def chosen_tenant(header: str | None, parameter: str | None) -> str | None:

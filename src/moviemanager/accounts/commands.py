@@ -45,7 +45,7 @@ async def run_user_command(settings: Settings, args: argparse.Namespace) -> int:
 
     from ..db import create_sessionmaker, open_database
     from ..errors import DomainError
-    from ..tenants.service import is_valid_tenant_name
+    from ..tenancy import is_valid_tenant_name
     from ..uow import UnitOfWork
     from . import service
     from .schemas import UserCreate

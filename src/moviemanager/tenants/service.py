@@ -1,17 +1,9 @@
-"""Tenant names and existence: the rules every tenant-scoped request goes through first."""
+"""Tenant existence: the check every tenant-scoped request goes through first (names: tenancy.py)."""
 
-import re
 import uuid
 
 from ..errors import TenantNotFound
-from ..models import TENANT_NAME_PATTERN
 from ..uow import UnitOfWork
-
-_TENANT_NAME = re.compile(TENANT_NAME_PATTERN)
-
-
-def is_valid_tenant_name(name: str) -> bool:
-    return _TENANT_NAME.fullmatch(name) is not None
 
 
 async def require_tenant(uow: UnitOfWork, name: str) -> None:

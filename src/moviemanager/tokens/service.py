@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..errors import TokenNotFound
 from ..models import ApiToken
-from ..tenants.service import is_valid_tenant_name
+from ..tenancy import is_valid_tenant_name
 from ..uow import UnitOfWork
 
 PREFIX = "mmt"

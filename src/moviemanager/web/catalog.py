@@ -12,7 +12,6 @@ from starlette.requests import Request
 
 from ..categories import service as categories
 from ..errors import TenantNotFound
-from ..models import TENANT_NAME_PATTERN
 from ..movies.genres import Language
 from ..movies.reading import views
 from ..movies.reading.cursor import cursor_codec
@@ -21,6 +20,7 @@ from ..movies.reading.ordering import Sort
 from ..movies.reading.params import MAX_CURSOR_CHARS, MAX_QUERY_CHARS, FilterParams
 from ..movies.reading.statements import Listing
 from ..movies.search import query_words
+from ..tenancy import TENANT_NAME_PATTERN
 from ..tenants import service as tenants
 from ..uow import UnitOfWork
 from .i18n import genre_name

@@ -17,8 +17,8 @@ from ..movies.columns import tmdb_id_from_text
 from ..movies.genres import Language
 from ..movies.reading import views
 from ..movies.reading.etags import Conditional, request_key
+from ..tenancy import is_valid_tenant_name
 from ..tenants import service as tenants
-from ..tenants.service import is_valid_tenant_name
 from ..uow import UnitOfWork
 from .assets import Assets
 from .catalog import RUNTIME_CHOICES, CatalogParams, read_catalog, validation_messages

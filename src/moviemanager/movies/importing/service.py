@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ...errors import NoDefaultCsv
-from ...tenants.service import is_valid_tenant_name
+from ...tenancy import is_valid_tenant_name
 from ...uow import UnitOfWork
 from ..schemas import ImportReport
 from .importer import DEFAULT_OPTIONS, ImportOptions, import_catalog

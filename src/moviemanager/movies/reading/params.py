@@ -15,8 +15,7 @@ from pydantic import BaseModel, Field, StringConstraints, TypeAdapter, Validatio
 from starlette.datastructures import QueryParams
 
 from ...errors import InvalidListing, UnknownParameter
-from ...models import TENANT_NAME_PATTERN
-from ...tenancy import note_tenant, required_tenant
+from ...tenancy import TENANT_NAME_PATTERN, note_tenant, required_tenant
 from ..genres import Language, preferred_language
 from ..search import query_words, tsquery_text
 from .filters import MovieFilters
