@@ -93,6 +93,17 @@ async def test_static_files_are_fingerprinted_and_cached_for_a_year(client):
     assert (await client.get("/static/app.0000000000.css")).status_code == 404
 
 
+async def test_head_of_a_static_file_has_the_get_headers_and_no_body(client):
+    url = re.search(r"(/static/app\.[0-9a-f]+\.css)", (await client.get("/admin")).text).group(1)
+    got, head = await client.get(url), await client.head(url)
+    assert head.status_code == 200 and head.content == b""
+    for name in ("content-type", "content-length", "cache-control", "x-content-type-options"):
+        assert head.headers[name] == got.headers[name], name
+    assert int(head.headers["content-length"]) == len(got.content) > 0
+    missing = await client.head("/static/app.0000000000.css")
+    assert missing.status_code == 404 and missing.content == b""
+
+
 async def test_a_page_of_50_movies_is_under_60_kb_and_more_follows(client):
     await load(client, [full_movie(i) for i in range(1, 61)])
     response = await client.get("/", params={"tenant": TENANT})

@@ -143,6 +143,9 @@ async def admin(request: Request) -> Response:
     return render(request, language, "admin.html", tenants=names, messages=messages)
 
 
-@router.get("/static/{name}")
-async def static(name: str) -> Response:
-    return assets().response(name) or Response("Not found", status_code=404, media_type="text/plain")
+@router.api_route("/static/{name}", methods=["GET", "HEAD"])
+async def static(request: Request, name: str) -> Response:
+    head = request.method == "HEAD"
+    return assets().response(name, head=head) or Response(
+        b"" if head else b"Not found", status_code=404, media_type="text/plain"
+    )
