@@ -142,3 +142,16 @@ async def test_the_language_follows_lang_then_the_cookie_then_accept_language(cl
     client.cookies.clear()
     ignored = await client.get("/", params={"tenant": TENANT, "lang": "fr"}, headers={"Accept-Language": "fr"})
     assert '<html lang="en">' in ignored.text
+
+
+async def test_the_runtime_options_count_the_movies_at_most_that_long(client):
+    await load(client, [movie(i, Runtime=f"{25 * i} phút") for i in range(1, 9)])  # 25, 50, … 200 minutes
+    page = (await client.get("/", params={"tenant": TENANT})).text
+    options = dict(re.findall(r'<option value="(\d+)"[^>]*>≤ \d+ min \((\d+)\)</option>', page))
+    assert list(options) == ["30", "60", "90", "120", "150", "180"]
+    for limit, count in options.items():
+        listing = await client.get("/movies", params={"tenant": TENANT, "runtime_lte": limit, "count": "exact"})
+        assert int(count) == int(listing.headers["X-Total-Count"]), limit
+    assert options["90"] == "3"
+    chosen = (await client.get("/", params={"tenant": TENANT, "runtime_lte": "100"})).text
+    assert '<option value="100" selected>≤ 100 min (4)</option>' in chosen
