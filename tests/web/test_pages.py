@@ -55,6 +55,9 @@ async def test_the_pages_answer_html(client):
         ("/?rating_gte=11", 400, "rating_gte"),
         ("/?sort=sideways", 400, "sort"),
         ("/?cursor=garbage", 400, "cursor"),
+        ("/?shown=1001", 400, "shown"),
+        ("/?shown=0", 400, "shown"),
+        ("/?shown=many", 400, "shown"),
         (f"/movie/{TENANT}/999", 404, "not found"),
         (f"/movie/{TENANT}/abc", 404, "not found"),
         ("/movie/no_such_tenant/1", 404, "no_such_tenant"),
@@ -114,6 +117,22 @@ async def test_a_page_of_50_movies_is_under_60_kb_and_more_follows(client):
     rest = await client.get(more)
     assert rest.text.count('class="card"') == 10
     assert 'class="more"' not in rest.text
+
+
+async def test_shown_lists_that_many_movies_in_one_response_and_more_continues_after_them(client):
+    await load(client, [movie(i) for i in range(1, 131)])
+    response = await client.get("/", params={"tenant": TENANT, "shown": "100"})
+    assert response.status_code == 200
+    ids = re.findall(r'href="/movie/webpages/(\d+)"', response.text)
+    assert ids == [str(i) for i in range(1, 101)]
+    more = re.search(r'class="more" href="([^"]+)"', response.text).group(1).replace("&amp;", "&")
+    assert "shown" not in more
+    rest = (await client.get(more)).text
+    assert re.findall(r'href="/movie/webpages/(\d+)"', rest) == [str(i) for i in range(101, 131)]
+    fewer = (await client.get("/", params={"tenant": TENANT, "shown": "7", "sort": "-year"})).text
+    assert fewer.count('class="card"') == 7
+    everything = (await client.get("/", params={"tenant": TENANT, "shown": "1000"})).text
+    assert everything.count('class="card"') == 130 and 'class="more"' not in everything
 
 
 async def test_filters_reach_the_listing_and_the_links_keep_them(client):

@@ -27,6 +27,8 @@ from ..uow import UnitOfWork
 from .i18n import genre_name
 
 PAGE_SIZE = 50
+# `shown`: how many movies the page lists (from the cursor, if any), after "More movies" appended some.
+MAX_SHOWN = 1000
 DEFAULT_TENANT = "movies"
 RATING_CHOICES = range(1, 10)
 # The query parameters that make a catalog view, in the order its links write them.
@@ -46,6 +48,7 @@ class CatalogParams(BaseModel):
     category: int | None = Field(None, ge=0, le=2**31 - 1)
     sort: Sort | None = None
     cursor: str | None = Field(None, max_length=MAX_CURSOR_CHARS)
+    shown: int | None = Field(None, ge=1, le=MAX_SHOWN)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -64,7 +67,7 @@ class CatalogParams(BaseModel):
         return params
 
     def state(self, **changes: Any) -> list[tuple[str, str]]:
-        """The view's query pairs (no cursor), with `changes` applied; None drops a parameter."""
+        """The view's query pairs (no cursor, no `shown`), with `changes` applied; None drops a parameter."""
         values = {name: getattr(self, name) for name in STATE} | changes
         return [(name, str(values[name])) for name in STATE if values[name] is not None]
 
@@ -108,8 +111,9 @@ async def read_catalog(request: Request, params: CatalogParams, language: Langua
             raise TenantNotFound(tenant)
         return CatalogView(None, names, [], 0, None, [], [], [], _runtime_options({}, None), [])
     filters = _api_params(params).filters()
-    listing = Listing(filters=filters, sort=params.sort, limit=PAGE_SIZE, cursor=params.cursor)
-    key_pairs = params.state(tenant=None) + [("cursor", params.cursor or "")]
+    limit = params.shown or PAGE_SIZE
+    listing = Listing(filters=filters, sort=params.sort, limit=limit, cursor=params.cursor)
+    key_pairs = params.state(tenant=None) + [("cursor", params.cursor or ""), ("limit", str(limit))]
     page = await views.list_movies(
         state.read_pool,
         state.caches,

@@ -21,7 +21,7 @@ from ..tenants import service as tenants
 from ..tenants.service import is_valid_tenant_name
 from ..uow import UnitOfWork
 from .assets import Assets
-from .catalog import CatalogParams, read_catalog, validation_messages
+from .catalog import MAX_SHOWN, CatalogParams, read_catalog, validation_messages
 from .i18n import COOKIE, LANGUAGES, MESSAGES, request_ui_language, translator
 
 router = APIRouter(include_in_schema=False)
@@ -100,6 +100,7 @@ async def catalog(request: Request) -> Response:
         params=params,
         sorts=("relevance", *SORT_CHOICES) if params.q else SORT_CHOICES,
         open_ids=ancestors(view.tree, params.category),
+        max_shown=MAX_SHOWN,
     )
 
 
