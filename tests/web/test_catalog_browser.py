@@ -3,8 +3,11 @@ default tenants: grids, filters in the URL, type-ahead, the category tree, Back,
 
 import re
 
+import httpx
 import pytest
 
+from ..conftest import ADMIN
+from ..factories import catalog_csv, movie
 from .conftest import movies_of, screenshot, serious_violations
 
 pytestmark = pytest.mark.database
@@ -79,6 +82,52 @@ def test_back_returns_to_the_same_filtered_grid(page):
     page.wait_for_url(re.compile(r"tenant=movies$"))
     expect()(page.locator("#f-rating")).to_have_value("")
     assert page.locator(CARDS).count() > len(titles)
+
+
+@pytest.fixture(scope="module")
+def long_catalog(live_server) -> str:
+    """A tenant of 160 movies, half of them comedies: more than one page, filtered or not."""
+    rows = [movie(i, Genre="Phim Hài" if i % 2 else "Phim Tài Liệu") for i in range(1, 161)]
+    files = {"file": ("c.csv", catalog_csv(rows), "text/csv")}
+    response = httpx.post(f"{live_server}/reload", params={"tenant": "longlist"}, headers=ADMIN, files=files)
+    assert response.status_code == 200, response.text
+    return "longlist"
+
+
+def test_more_is_in_the_url_so_a_reload_or_a_link_shows_the_same_cards(page, long_catalog):
+    page.goto(f"/?tenant={long_catalog}")
+    page.select_option("#f-genre", "35")  # Comedy: 80 movies
+    page.wait_for_url(re.compile(r"genre=35"))
+    expect()(page.locator(CARDS)).to_have_count(50)
+    page.locator("a.more").click()
+    expect()(page.locator(CARDS)).to_have_count(80)
+    page.wait_for_url(re.compile(r"genre=35&shown=80$"))
+    expect()(page.locator("a.more")).to_have_count(0)
+    titles = page.locator(f"{CARDS} h3").all_inner_texts()
+    page.reload()
+    assert page.locator(f"{CARDS} h3").all_inner_texts() == titles
+    other = page.context.new_page()  # the link alone
+    other.goto(page.url)
+    assert other.locator(f"{CARDS} h3").all_inner_texts() == titles
+    other.close()
+    page.go_back()  # before the filter
+    page.wait_for_url(re.compile(rf"tenant={long_catalog}$"))
+    expect()(page.locator("#f-genre")).to_have_value("")
+    expect()(page.locator(CARDS)).to_have_count(50)
+    page.go_forward()
+    page.wait_for_url(re.compile(r"shown=80$"))
+    expect()(page.locator(CARDS)).to_have_count(80)
+
+
+def test_more_continues_after_the_shown_movies(page, long_catalog):
+    page.goto(f"/?tenant={long_catalog}&shown=100")
+    expect()(page.locator(CARDS)).to_have_count(100)
+    page.locator("a.more").click()
+    expect()(page.locator(CARDS)).to_have_count(150)
+    page.wait_for_url(re.compile(r"shown=150$"))
+    hrefs = page.locator(f"{CARDS} > a").evaluate_all("links => links.map(link => link.getAttribute('href'))")
+    ids = [href.rsplit("/", 1)[1] for href in hrefs]
+    assert ids == [str(i) for i in range(1, 151)]
 
 
 @pytest.mark.parametrize(("tmdb_id", "rating"), [("41706", "7.4"), ("379781", "unrated")])

@@ -55,6 +55,9 @@ async def test_the_pages_answer_html(client):
         ("/?rating_gte=11", 400, "rating_gte"),
         ("/?sort=sideways", 400, "sort"),
         ("/?cursor=garbage", 400, "cursor"),
+        ("/?shown=1001", 400, "shown"),
+        ("/?shown=0", 400, "shown"),
+        ("/?shown=many", 400, "shown"),
         (f"/movie/{TENANT}/999", 404, "not found"),
         (f"/movie/{TENANT}/abc", 404, "not found"),
         ("/movie/no_such_tenant/1", 404, "no_such_tenant"),
@@ -93,6 +96,17 @@ async def test_static_files_are_fingerprinted_and_cached_for_a_year(client):
     assert (await client.get("/static/app.0000000000.css")).status_code == 404
 
 
+async def test_head_of_a_static_file_has_the_get_headers_and_no_body(client):
+    url = re.search(r"(/static/app\.[0-9a-f]+\.css)", (await client.get("/admin")).text).group(1)
+    got, head = await client.get(url), await client.head(url)
+    assert head.status_code == 200 and head.content == b""
+    for name in ("content-type", "content-length", "cache-control", "x-content-type-options"):
+        assert head.headers[name] == got.headers[name], name
+    assert int(head.headers["content-length"]) == len(got.content) > 0
+    missing = await client.head("/static/app.0000000000.css")
+    assert missing.status_code == 404 and missing.content == b""
+
+
 async def test_a_page_of_50_movies_is_under_60_kb_and_more_follows(client):
     await load(client, [full_movie(i) for i in range(1, 61)])
     response = await client.get("/", params={"tenant": TENANT})
@@ -103,6 +117,22 @@ async def test_a_page_of_50_movies_is_under_60_kb_and_more_follows(client):
     rest = await client.get(more)
     assert rest.text.count('class="card"') == 10
     assert 'class="more"' not in rest.text
+
+
+async def test_shown_lists_that_many_movies_in_one_response_and_more_continues_after_them(client):
+    await load(client, [movie(i) for i in range(1, 131)])
+    response = await client.get("/", params={"tenant": TENANT, "shown": "100"})
+    assert response.status_code == 200
+    ids = re.findall(r'href="/movie/webpages/(\d+)"', response.text)
+    assert ids == [str(i) for i in range(1, 101)]
+    more = re.search(r'class="more" href="([^"]+)"', response.text).group(1).replace("&amp;", "&")
+    assert "shown" not in more
+    rest = (await client.get(more)).text
+    assert re.findall(r'href="/movie/webpages/(\d+)"', rest) == [str(i) for i in range(101, 131)]
+    fewer = (await client.get("/", params={"tenant": TENANT, "shown": "7", "sort": "-year"})).text
+    assert fewer.count('class="card"') == 7
+    everything = (await client.get("/", params={"tenant": TENANT, "shown": "1000"})).text
+    assert everything.count('class="card"') == 130 and 'class="more"' not in everything
 
 
 async def test_filters_reach_the_listing_and_the_links_keep_them(client):
@@ -131,3 +161,16 @@ async def test_the_language_follows_lang_then_the_cookie_then_accept_language(cl
     client.cookies.clear()
     ignored = await client.get("/", params={"tenant": TENANT, "lang": "fr"}, headers={"Accept-Language": "fr"})
     assert '<html lang="en">' in ignored.text
+
+
+async def test_the_runtime_options_count_the_movies_at_most_that_long(client):
+    await load(client, [movie(i, Runtime=f"{25 * i} phút") for i in range(1, 9)])  # 25, 50, … 200 minutes
+    page = (await client.get("/", params={"tenant": TENANT})).text
+    options = dict(re.findall(r'<option value="(\d+)"[^>]*>≤ \d+ min \((\d+)\)</option>', page))
+    assert list(options) == ["30", "60", "90", "120", "150", "180"]
+    for limit, count in options.items():
+        listing = await client.get("/movies", params={"tenant": TENANT, "runtime_lte": limit, "count": "exact"})
+        assert int(count) == int(listing.headers["X-Total-Count"]), limit
+    assert options["90"] == "3"
+    chosen = (await client.get("/", params={"tenant": TENANT, "runtime_lte": "100"})).text
+    assert '<option value="100" selected>≤ 100 min (4)</option>' in chosen

@@ -63,6 +63,11 @@ class RatingFacet(BaseModel):
     count: int
 
 
+class RuntimeFacet(BaseModel):
+    at_most: int = Field(description="Minutes: the movies of `runtime_lte` at this value (30, 60, 90, 120, 150, 180)")
+    count: int
+
+
 class Facets(BaseModel):
     """Counts over the movies matching the filters; each equals the listing's with that filter added."""
 
@@ -70,6 +75,9 @@ class Facets(BaseModel):
     genres: list[GenreFacet]
     years: list[YearFacet]
     ratings: list[RatingFacet]
+    runtimes: list[RuntimeFacet] = Field(
+        description="Cumulative: movies of runtime at most `at_most` minutes, one entry per limit, smallest first"
+    )
 
 
 class ImportReport(BaseModel):

@@ -42,12 +42,14 @@ class Assets:
         """The URL of static file `name` (KeyError for a file that does not exist: a template bug)."""
         return self._urls[name]
 
-    def response(self, fingerprinted: str) -> Response | None:
+    def response(self, fingerprinted: str, *, head: bool = False) -> Response | None:
+        """The file's response (for HEAD the same headers, no body); None for an unknown name."""
         asset = self._files.get(fingerprinted)
         if asset is None:
             return None
-        return Response(
-            asset.body,
-            media_type=asset.media_type,
-            headers={"Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"},
-        )
+        headers = {
+            "Cache-Control": IMMUTABLE,
+            "X-Content-Type-Options": "nosniff",
+            "Content-Length": str(len(asset.body)),
+        }
+        return Response(b"" if head else asset.body, media_type=asset.media_type, headers=headers)

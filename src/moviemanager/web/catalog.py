@@ -16,6 +16,7 @@ from ..movies.genres import Language
 from ..movies.reading import views
 from ..movies.reading.cursor import cursor_codec
 from ..movies.reading.etags import Conditional, request_key
+from ..movies.reading.facets import RUNTIME_LIMITS
 from ..movies.reading.ordering import Sort
 from ..movies.reading.params import MAX_CURSOR_CHARS, MAX_QUERY_CHARS, FilterParams
 from ..movies.reading.statements import Listing
@@ -26,8 +27,9 @@ from ..uow import UnitOfWork
 from .i18n import genre_name
 
 PAGE_SIZE = 50
+# `shown`: how many movies the page lists (from the cursor, if any), after "More movies" appended some.
+MAX_SHOWN = 1000
 DEFAULT_TENANT = "movies"
-RUNTIME_CHOICES = (30, 60, 90, 120, 150, 180)
 RATING_CHOICES = range(1, 10)
 # The query parameters that make a catalog view, in the order its links write them.
 STATE = ("tenant", "q", "genre", "year_from", "year_to", "rating_gte", "runtime_lte", "category", "sort")
@@ -46,6 +48,7 @@ class CatalogParams(BaseModel):
     category: int | None = Field(None, ge=0, le=2**31 - 1)
     sort: Sort | None = None
     cursor: str | None = Field(None, max_length=MAX_CURSOR_CHARS)
+    shown: int | None = Field(None, ge=1, le=MAX_SHOWN)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -64,7 +67,7 @@ class CatalogParams(BaseModel):
         return params
 
     def state(self, **changes: Any) -> list[tuple[str, str]]:
-        """The view's query pairs (no cursor), with `changes` applied; None drops a parameter."""
+        """The view's query pairs (no cursor, no `shown`), with `changes` applied; None drops a parameter."""
         values = {name: getattr(self, name) for name in STATE} | changes
         return [(name, str(values[name])) for name in STATE if values[name] is not None]
 
@@ -94,6 +97,7 @@ class CatalogView:
     genres: list[Option]
     years: list[Option]
     ratings: list[Option]
+    runtimes: list[Option]
     tree: list[dict[str, Any]]
 
 
@@ -105,10 +109,11 @@ async def read_catalog(request: Request, params: CatalogParams, language: Langua
     if tenant not in names:
         if params.tenant is not None:
             raise TenantNotFound(tenant)
-        return CatalogView(None, names, [], 0, None, [], [], [], [])
+        return CatalogView(None, names, [], 0, None, [], [], [], _runtime_options({}, None), [])
     filters = _api_params(params).filters()
-    listing = Listing(filters=filters, sort=params.sort, limit=PAGE_SIZE, cursor=params.cursor)
-    key_pairs = params.state(tenant=None) + [("cursor", params.cursor or "")]
+    limit = params.shown or PAGE_SIZE
+    listing = Listing(filters=filters, sort=params.sort, limit=limit, cursor=params.cursor)
+    key_pairs = params.state(tenant=None) + [("cursor", params.cursor or ""), ("limit", str(limit))]
     page = await views.list_movies(
         state.read_pool,
         state.caches,
@@ -140,6 +145,7 @@ async def read_catalog(request: Request, params: CatalogParams, language: Langua
         genres=_genre_options(facets, params.genre, language),
         years=[Option(str(y["year"]), str(y["year"]), y["count"]) for y in facets["years"] if y["year"] is not None],
         ratings=_rating_options(facets),
+        runtimes=_runtime_options(facets, params.runtime_lte),
         tree=tree,
     )
 
@@ -167,3 +173,12 @@ def _rating_options(facets: dict[str, Any]) -> list[Option]:
     """Movies rated at least n, for n = 1…9, summed from the facets' one-point buckets."""
     buckets = [(bucket["from"], bucket["count"]) for bucket in facets["ratings"] if bucket["from"] is not None]
     return [Option(str(n), f"≥ {n}", sum(count for low, count in buckets if low >= n)) for n in RATING_CHOICES]
+
+
+def _runtime_options(facets: dict[str, Any], chosen: int | None) -> list[Option]:
+    """Movies of runtime at most n minutes, for each of the facets' limits; a chosen limit that is
+    none of them counts the matching movies (its filter is applied)."""
+    counts = {runtime["at_most"]: runtime["count"] for runtime in facets.get("runtimes", [])}
+    if chosen is not None and chosen not in RUNTIME_LIMITS:
+        counts[chosen] = facets.get("total", 0)
+    return [Option(str(n), str(n), counts.get(n)) for n in sorted({*RUNTIME_LIMITS, *counts})]

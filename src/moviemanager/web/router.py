@@ -21,7 +21,7 @@ from ..tenancy import is_valid_tenant_name
 from ..tenants import service as tenants
 from ..uow import UnitOfWork
 from .assets import Assets
-from .catalog import RUNTIME_CHOICES, CatalogParams, read_catalog, validation_messages
+from .catalog import MAX_SHOWN, CatalogParams, read_catalog, validation_messages
 from .i18n import COOKIE, LANGUAGES, MESSAGES, request_ui_language, translator
 
 router = APIRouter(include_in_schema=False)
@@ -99,8 +99,8 @@ async def catalog(request: Request) -> Response:
         view=view,
         params=params,
         sorts=("relevance", *SORT_CHOICES) if params.q else SORT_CHOICES,
-        runtimes=RUNTIME_CHOICES,
         open_ids=ancestors(view.tree, params.category),
+        max_shown=MAX_SHOWN,
     )
 
 
@@ -143,6 +143,9 @@ async def admin(request: Request) -> Response:
     return render(request, language, "admin.html", tenants=names, messages=messages)
 
 
-@router.get("/static/{name}")
-async def static(name: str) -> Response:
-    return assets().response(name) or Response("Not found", status_code=404, media_type="text/plain")
+@router.api_route("/static/{name}", methods=["GET", "HEAD"])
+async def static(request: Request, name: str) -> Response:
+    head = request.method == "HEAD"
+    return assets().response(name, head=head) or Response(
+        b"" if head else b"Not found", status_code=404, media_type="text/plain"
+    )

@@ -266,6 +266,9 @@ async def test_facets_equal_the_listing_counts(client, catalog, filters):
     for bucket in facets["ratings"]:
         if bucket["from"] is not None:
             assert bucket["count"] == await listed(rating_gte=bucket["from"], rating_lte=bucket["from"] + 0.9)
+    assert [runtime["at_most"] for runtime in facets["runtimes"]] == [30, 60, 90, 120, 150, 180]
+    for runtime in facets["runtimes"]:
+        assert runtime["count"] == await listed(runtime_lte=runtime["at_most"]), runtime
     assert response.headers["ETag"]
 
 

@@ -36,6 +36,7 @@ TITLE_WORDS_SQL = "movies.title_words"
 # For statements built with SQLAlchemy (facets).
 YEAR = literal_column(YEAR_SQL, type_=Integer)
 RATING = literal_column(RATING_SQL, type_=Numeric)
+RUNTIME = literal_column(RUNTIME_SQL, type_=Integer)
 
 Sort = Literal["tmdb_id", "rating", "-rating", "year", "-year", "title", "-title", "relevance"]
 SORTS: tuple[str, ...] = Sort.__args__

@@ -1,5 +1,6 @@
 // The catalog without full reloads: a filter, a search (as you type), a category or Back/Forward
-// fetches the page for the new URL and swaps in its results; "More movies" appends the next page.
+// fetches the page for the new URL and swaps in its results; "More movies" appends the next page
+// and writes how many movies the page shows in the URL (`shown`), so a reload or a link shows them all.
 // Without this script every control still works as a plain GET form or link.
 (() => {
   "use strict";
@@ -97,7 +98,12 @@
     if (!doc) return location.assign(link.href);
     const grid = document.getElementById("grid");
     const cards = [...doc.querySelectorAll("#grid > li")];
+    const shown = grid.children.length + cards.length;
+    if (shown > Number(grid.dataset.maxShown)) return location.assign(link.href); // too many for one URL: open the next page
     cards.forEach((card) => grid.appendChild(document.adoptNode(card)));
+    const url = new URL(location.href);
+    url.searchParams.set("shown", String(shown));
+    history.replaceState(null, "", url.pathname + url.search);
     const next = doc.querySelector("a.more");
     const row = link.parentNode;
     if (next) link.setAttribute("href", next.getAttribute("href"));
