@@ -86,7 +86,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         for workers in (int(n) for n in args.workers.split(",")):
             command = ["uv", "run", "--no-sync", "moviemanager", "serve", "--workers", str(workers)]
             with Served(command, env, "/healthz", workdir / f"serve{workers}.log") as served:
-                result = wrk(args, workdir, f"{workers} worker(s)", served.url, urls)
+                reads = start_wrk(workdir, served.url, urls, args.duration, args.connections)
+                result = finish_wrk(f"{workers} worker(s)", reads)
             results["reads"].append({"workers": workers, **result})
         import_file = timed_generate(workdir / "import.csv", args.import_rows, 2)
         standby = Standby(server_url, workdir / "standby")
@@ -179,10 +180,6 @@ def finish_wrk(name: str, process: subprocess.Popen) -> dict:
         f"{name}: {result['rps']:,.0f} req/s, p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms", flush=True
     )
     return result
-
-
-def wrk(args: argparse.Namespace, workdir: Path, name: str, base: str, urls: list[str]) -> dict:
-    return finish_wrk(name, start_wrk(workdir, base, urls, args.duration, args.connections))
 
 
 def during_import(args, workdir: Path, base: str, name: str, path: Path, sql_url: str, urls: list[str]) -> dict:
