@@ -8,7 +8,9 @@ the statements and keeps what they return.
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
+
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from ...errors import InvalidListing
 from ..category_counts import EXPLICIT_ID_SQL, MOVIE_CATEGORIES_SQL
@@ -189,3 +191,24 @@ MOVIE_STATEMENT = f"""
     ) AS page ON true
     {LINKED_CATEGORIES}
     WHERE tenants.name = $1"""
+
+
+# Where a statement built with SQLAlchemy takes the filters' conditions (MovieFilters.where) when
+# it runs on a read-pool connection: see sql_with_conditions.
+CONDITIONS = "__conditions__"
+
+
+def sql_for_read_pool(statement: Any) -> str:
+    """A statement built with SQLAlchemy as SQL text for asyncpg, its constants written out, with
+    CONDITIONS where sql_with_conditions puts the filters. Built once per shape: compiling the
+    counts statement costs more Python than the rest of a request."""
+    return str(statement.compile(dialect=_ASYNCPG, compile_kwargs={"literal_binds": True}))
+
+
+def sql_with_conditions(sql: str, filters: MovieFilters, parameters: Parameters) -> str:
+    """`sql` (of sql_for_read_pool) with the filters' conditions in place of CONDITIONS."""
+    conditions = filters.where(parameters.bind)
+    return sql.replace(CONDITIONS, " AND ".join(f"({condition})" for condition in conditions) or "true")
+
+
+_ASYNCPG = asyncpg_dialect()
