@@ -24,7 +24,6 @@ OptionalTenantDep = Annotated[str | None, Depends(optional_tenant_name)]
 )
 async def list_categories(
     request: Request,
-    uow: UowDep,
     tenant: OptionalTenantDep,
     filters: FiltersDep,
     max_level: Annotated[
@@ -38,10 +37,10 @@ async def list_categories(
     genres) and `total_count` (distinct movies in its subtree), narrowed by the filters of GET /movies
     (`genre`, `year`, `q`…), which apply only with a tenant.
     """
+    state = request.app.state
     if tenant is None:
-        tree = await service.category_tree(uow, max_level=max_level)
+        tree = service.nested(await views.category_rows(state.read_pool), None, max_level)
     else:
-        state = request.app.state
         report = await views.category_report(state.read_pool, state.caches.versions, tenant, filters)
         tree = service.nested(report.rows, report.counts, max_level)
     return Response(orjson.dumps(tree), media_type="application/json")

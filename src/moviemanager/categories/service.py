@@ -70,8 +70,36 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _nest(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_level: int | None) -> list[dict[str, Any]]:
-    """Level by level down from the roots, children by id. A node in a cycle made by hand is never
-    reached: a node has one parent, so a cycle has no way up to a root."""
+    """Every node made in one pass, then each put under its parent, in id order. A node in a cycle
+    made by hand is never reached: a node has one parent, so a cycle has no way up to a root."""
+    if max_level is not None:
+        return _nest_levels(rows, counts, max_level)
+    nodes: dict[int, dict[str, Any]] = {}
+    if counts is None:
+        for category_id, _, name in rows:
+            nodes[category_id] = {"id": category_id, "name": name, "subcategories": []}
+    else:
+        found = counts.get
+        for category_id, _, name in rows:
+            count = found(category_id, NO_MOVIES)
+            nodes[category_id] = {
+                "id": category_id,
+                "name": name,
+                "movie_count": count.movie_count,
+                "total_count": count.total_count,
+                "subcategories": [],
+            }
+    roots = []
+    for category_id, parent_id, _ in rows:
+        if parent_id is None:
+            roots.append(nodes[category_id])
+        else:
+            nodes[parent_id]["subcategories"].append(nodes[category_id])
+    return roots
+
+
+def _nest_levels(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_level: int) -> list[dict[str, Any]]:
+    """Level by level down from the roots, children by id, `max_level` levels below them."""
     by_parent: dict[int | None, list[tuple[int, str]]] = {}
     for category_id, parent_id, name in rows:  # by id
         by_parent.setdefault(parent_id, []).append((category_id, name))
@@ -90,7 +118,7 @@ def _nest(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_lev
 
     roots = [node(category_id, name) for category_id, name in by_parent.get(None, ())]
     level, frontier = 0, roots
-    while frontier and (max_level is None or level < max_level):
+    while frontier and level < max_level:
         below = []
         for parent in frontier:
             children = parent["subcategories"]
