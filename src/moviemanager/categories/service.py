@@ -76,33 +76,34 @@ def _nest(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_lev
         return _nest_levels(rows, counts, max_level)
     nodes: dict[int, dict[str, Any]] = {}
     if counts is None:
-        for category_id, _, name in rows:
-            nodes[category_id] = {"id": category_id, "name": name, "subcategories": []}
+        for row in rows:
+            nodes[row[0]] = {"id": row[0], "name": row[2], "subcategories": []}
     else:
         found = counts.get
-        for category_id, _, name in rows:
+        for row in rows:
+            category_id = row[0]
             count = found(category_id, NO_MOVIES)
             nodes[category_id] = {
                 "id": category_id,
-                "name": name,
+                "name": row[2],
                 "movie_count": count.movie_count,
                 "total_count": count.total_count,
                 "subcategories": [],
             }
     roots = []
-    for category_id, parent_id, _ in rows:
-        if parent_id is None:
-            roots.append(nodes[category_id])
+    for row in rows:
+        if row[1] is None:
+            roots.append(nodes[row[0]])
         else:
-            nodes[parent_id]["subcategories"].append(nodes[category_id])
+            nodes[row[1]]["subcategories"].append(nodes[row[0]])
     return roots
 
 
 def _nest_levels(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_level: int) -> list[dict[str, Any]]:
     """Level by level down from the roots, children by id, `max_level` levels below them."""
     by_parent: dict[int | None, list[tuple[int, str]]] = {}
-    for category_id, parent_id, name in rows:  # by id
-        by_parent.setdefault(parent_id, []).append((category_id, name))
+    for row in rows:  # by id
+        by_parent.setdefault(row[1], []).append((row[0], row[2]))
 
     def node(category_id: int, name: str) -> dict[str, Any]:
         if counts is None:

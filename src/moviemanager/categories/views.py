@@ -6,7 +6,9 @@ primary answers for the tree alone (see replicas.Replicas.session)."""
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from sqlalchemy import Boolean, literal_column
@@ -22,22 +24,24 @@ from .repository import Counts
 TREE_SQL = "SELECT id, parent_id, name FROM categories ORDER BY id"
 STORED_COUNTS_SQL = "SELECT category_id, movie_count, total_count FROM category_counts WHERE tenant = $1"
 
-# $1 the tenant. One row per category by id (one of NULLs when there is none) if the tenant exists.
+# $1 the tenant. First the tenant's data version (as `name`, the only row if the tree is empty),
+# then one row per category by id, if the tenant exists. The version once, not on each row: for a
+# tree of 100,000 nodes, decoding it on every row cost more than the rest.
 REPORT_SQL = """
-    SELECT tenants.data_version, tree.id, tree.parent_id, tree.name, tree.movie_count, tree.total_count
-    FROM tenants
-    LEFT JOIN (
-        SELECT categories.id, categories.parent_id, categories.name, counts.movie_count, counts.total_count
-        FROM categories LEFT JOIN ({counts}) AS counts ON counts.category_id = categories.id
-    ) AS tree ON true
-    WHERE tenants.name = $1
-    ORDER BY tree.id"""
+    SELECT NULL::integer AS id, NULL::integer AS parent_id, data_version::text AS name,
+        NULL::integer AS movie_count, NULL::integer AS total_count
+    FROM tenants WHERE tenants.name = $1
+    UNION ALL
+    SELECT categories.id, categories.parent_id, categories.name, counts.movie_count, counts.total_count
+    FROM categories LEFT JOIN ({counts}) AS counts ON counts.category_id = categories.id
+    WHERE EXISTS (SELECT FROM tenants WHERE tenants.name = $1)
+    ORDER BY id NULLS FIRST"""
 
 
 @dataclass(frozen=True)
 class Report:
     version: uuid.UUID
-    rows: list[tuple[int, int | None, str]]  # (id, parent_id, name) by id
+    rows: Sequence[Sequence[Any]]  # (id, parent_id, name, …) by id
     counts: dict[int, Counts]
 
 
@@ -65,14 +69,9 @@ async def category_report(read_pool: ReadRunner, versions: DataVersions, tenant:
         records = await connection.fetch(sql, *parameters.values)
         if not records:
             return None
-        rows, counts = [], {}
-        for _, category_id, parent_id, name, movies, total in records:
-            if category_id is None:
-                break  # no category at all
-            rows.append((category_id, parent_id, name))
-            if movies is not None:
-                counts[category_id] = Counts(movies, total)
-        return Report(records[0][0], rows, counts)
+        rows = records[1:]
+        counts = {row[0]: Counts(row[3], row[4]) for row in rows if row[3] is not None}
+        return Report(uuid.UUID(records[0][2]), rows, counts)
 
     known = versions.get(tenant)
     report = await read_pool.run(
