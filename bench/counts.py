@@ -73,6 +73,9 @@ def measure(args: argparse.Namespace, workdir: Path, label: str, src: Path | Non
     }
     if src is not None:  # the other checkout's package wins over the installed one
         env["PYTHONPATH"] = str(src)
+    if args.skip_mix:
+        time_tree(args, workdir, label, env)
+        return
     command = ["uv", "run", "--no-sync", "moviemanager", "serve"]
     with Served(command, env, "/healthz", workdir / f"server-{label}.log") as server:
         tenants = httpx.get(server.url + "/tenants").json()
