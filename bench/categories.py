@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from moviemanager.app import create_app
+from moviemanager.app import create_app, serving
 from moviemanager.categories.repository import CategoryRepository
 from moviemanager.config import Settings
 from moviemanager.db import app_url, async_url, create_engine, create_sessionmaker
@@ -127,9 +127,9 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{movies:,} movies, {links:,} (movie, category) pairs")
 
     app = create_app(settings)
-    app.state.engine, app.state.sessions = app_engine, sessions
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    # The app's database as the service has it (sessions, read pool, versions), over the app role.
+    async with serving(app, app_engine), httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
         async def get(path: str, **params) -> int:
             # The body is not parsed: decoding 5 MB of JSON in the client is no part of the server's time.

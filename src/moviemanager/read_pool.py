@@ -209,6 +209,9 @@ async def _create_pool(arguments: dict, settings: Settings) -> asyncpg.Pool:
             # generic plan of a prepared statement, and for a search that plan reads whole
             # GIN posting lists, over twenty times slower (docs/performance.md).
             "plan_cache_mode": "force_custom_plan",
+            # A statement planned for a million rows (a count, the category report) would be
+            # JIT-compiled first, which takes longer than these reads run.
+            "jit": "off",
             "statement_timeout": as_interval(timeouts.statement),
             "lock_timeout": as_interval(timeouts.lock),
             "app.tenant": "",

@@ -1,6 +1,6 @@
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -16,10 +16,8 @@ from ..movies.category_counts import category_counts, counts_insert
 ADMIN_LOCK_TIMEOUT = "5s"
 
 
-class CategoryRow(Protocol):
-    id: int
-    parent_id: int | None
-    name: str
+# (id, parent_id, name, …): a SQLAlchemy row, or an asyncpg record (categories/views.py).
+CategoryRow = Sequence[Any]
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..deps import UowDep, optional_tenant_name
 from ..errors import ErrorBody
 from ..movies.reading.params import FiltersDep
-from . import genres_service, service
+from . import genres_service, service, views
 from .schemas import CategoryNode, GenreRead
 
 router = APIRouter(tags=["categories"])
@@ -23,7 +23,7 @@ OptionalTenantDep = Annotated[str | None, Depends(optional_tenant_name)]
     },
 )
 async def list_categories(
-    uow: UowDep,
+    request: Request,
     tenant: OptionalTenantDep,
     filters: FiltersDep,
     max_level: Annotated[
@@ -37,7 +37,12 @@ async def list_categories(
     genres) and `total_count` (distinct movies in its subtree), narrowed by the filters of GET /movies
     (`genre`, `year`, `q`…), which apply only with a tenant.
     """
-    tree = await service.category_tree(uow, max_level=max_level, tenant=tenant, filters=filters)
+    state = request.app.state
+    if tenant is None:
+        tree = service.nested(await views.category_rows(state.read_pool), None, max_level)
+    else:
+        report = await views.category_report(state.read_pool, state.caches.versions, tenant, filters)
+        tree = service.nested(report.rows, report.counts, max_level)
     return Response(orjson.dumps(tree), media_type="application/json")
 
 

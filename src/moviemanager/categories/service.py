@@ -45,12 +45,13 @@ async def category_tree(
             return rows, await uow.categories.stored_counts(tenant)
 
     rows, counts = await uow.reading(read)
-    return _nested(rows, counts, max_level)
+    return nested(rows, counts, max_level)
 
 
-def _nested(
+def nested(
     rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_level: int | None
 ) -> list[dict[str, Any]]:
+    """The forest of `rows` (id, parent_id, name by id), with `counts` when given (see category_tree)."""
     # 200,000 new containers would set off the cyclic garbage collector again and again, each time
     # walking every one made so far (half the time at 100,000 nodes); none of them can form a cycle.
     with _gc_paused():
@@ -69,11 +70,40 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _nest(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_level: int | None) -> list[dict[str, Any]]:
-    """Level by level down from the roots, children by id. A node in a cycle made by hand is never
-    reached: a node has one parent, so a cycle has no way up to a root."""
+    """Every node made in one pass, then each put under its parent, in id order. A node in a cycle
+    made by hand is never reached: a node has one parent, so a cycle has no way up to a root."""
+    if max_level is not None:
+        return _nest_levels(rows, counts, max_level)
+    nodes: dict[int, dict[str, Any]] = {}
+    if counts is None:
+        for row in rows:
+            nodes[row[0]] = {"id": row[0], "name": row[2], "subcategories": []}
+    else:
+        found = counts.get
+        for row in rows:
+            category_id = row[0]
+            count = found(category_id, NO_MOVIES)
+            nodes[category_id] = {
+                "id": category_id,
+                "name": row[2],
+                "movie_count": count.movie_count,
+                "total_count": count.total_count,
+                "subcategories": [],
+            }
+    roots = []
+    for row in rows:
+        if row[1] is None:
+            roots.append(nodes[row[0]])
+        else:
+            nodes[row[1]]["subcategories"].append(nodes[row[0]])
+    return roots
+
+
+def _nest_levels(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_level: int) -> list[dict[str, Any]]:
+    """Level by level down from the roots, children by id, `max_level` levels below them."""
     by_parent: dict[int | None, list[tuple[int, str]]] = {}
-    for category_id, parent_id, name in rows:  # by id
-        by_parent.setdefault(parent_id, []).append((category_id, name))
+    for row in rows:  # by id
+        by_parent.setdefault(row[1], []).append((row[0], row[2]))
 
     def node(category_id: int, name: str) -> dict[str, Any]:
         if counts is None:
@@ -89,7 +119,7 @@ def _nest(rows: Sequence[CategoryRow], counts: dict[int, Counts] | None, max_lev
 
     roots = [node(category_id, name) for category_id, name in by_parent.get(None, ())]
     level, frontier = 0, roots
-    while frontier and (max_level is None or level < max_level):
+    while frontier and level < max_level:
         below = []
         for parent in frontier:
             children = parent["subcategories"]

@@ -106,12 +106,18 @@ async def list_movies(request: Request) -> Response:
 
 
 @router.get("/movies/facets", response_model=Facets, responses={**TENANT_ERRORS, **LISTING_ERRORS, 304: NOT_MODIFIED})
-async def movie_facets(request: Request, uow: UowDep, tenant: TenantDep, filters: FiltersDep) -> Response:
+async def movie_facets(request: Request, tenant: TenantDep, filters: FiltersDep) -> Response:
     """Counts of the movies matching the filters (those of GET /movies): in total, per genre, per
     year and per rating bucket, in one query. Reads every matching movie: slower on big catalogs
     than a page, so cache it (ETag, If-None-Match)."""
     try:
-        etag, body = await views.movie_facets(uow, tenant, filters, conditional=_conditional(request, tenant))
+        etag, body = await views.read_facets(
+            request.app.state.read_pool,
+            request.app.state.caches.versions,
+            tenant,
+            filters,
+            conditional=_conditional(request, tenant),
+        )
     except NotModified as exc:
         return not_modified(exc.etag)
     return _json(body, etag)

@@ -8,12 +8,18 @@ the statements and keeps what they return.
 
 import functools
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
+
+from sqlalchemy import BigInteger, Boolean, column, literal_column, table
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from ...errors import InvalidListing
 from ..category_counts import EXPLICIT_ID_SQL, MOVIE_CATEGORIES_SQL
 from ..genres import Language
+from ..partitions import CURRENT_PARTITION_SQL
 from ..schemas import MovieRead
+from .facets import facets_statement
 from .filters import MovieFilters
 from .ordering import Bind, Order, Sort, order_for
 from .relevance import relevance_page_sql
@@ -179,6 +185,11 @@ LOCALIZED_GENRES = """CASE WHEN {language} IS NULL THEN COALESCE(NULLIF(page.dat
 
 VERSION_STATEMENT = "SELECT data_version FROM tenants WHERE name = $1"
 
+# $1 tenant: its data version and the name of its partition of `movies` (NULL before its first import).
+VERSION_AND_PARTITION_STATEMENT = f"""
+    SELECT tenants.data_version, ({CURRENT_PARTITION_SQL.text.replace(":tenant", "$1")}) AS partition
+    FROM tenants WHERE tenants.name = $1"""
+
 # $1 tenant, $2 TMDB id, $3 language. One row if the tenant exists; body NULL if the movie does not.
 MOVIE_STATEMENT = f"""
     SELECT tenants.data_version, {movie_json_sql("$3")} AS body
@@ -189,3 +200,32 @@ MOVIE_STATEMENT = f"""
     ) AS page ON true
     {LINKED_CATEGORIES}
     WHERE tenants.name = $1"""
+
+
+# Where a statement built with SQLAlchemy takes the filters' conditions (MovieFilters.where) when
+# it runs on a read-pool connection: see sql_with_conditions.
+CONDITIONS = "__conditions__"
+
+
+def sql_for_read_pool(statement: Any) -> str:
+    """A statement built with SQLAlchemy as SQL text for asyncpg, its constants written out, with
+    CONDITIONS where sql_with_conditions puts the filters. Built once per shape: compiling the
+    counts statement costs more Python than the rest of a request."""
+    return str(statement.compile(dialect=_ASYNCPG, compile_kwargs={"literal_binds": True}))
+
+
+@functools.lru_cache(maxsize=1024)
+def facets_sql(partition: str) -> str:
+    """The facets of a tenant's movies (facets.facets_statement) read from its partition, for
+    sql_with_conditions."""
+    movies = table(partition, column("tmdb_id", BigInteger), column("data", JSONB)).alias("movies")
+    return sql_for_read_pool(facets_statement(movies, [literal_column(CONDITIONS, Boolean)]))
+
+
+def sql_with_conditions(sql: str, filters: MovieFilters, parameters: Parameters) -> str:
+    """`sql` (of sql_for_read_pool) with the filters' conditions in place of CONDITIONS."""
+    conditions = filters.where(parameters.bind)
+    return sql.replace(CONDITIONS, " AND ".join(f"({condition})" for condition in conditions) or "true")
+
+
+_ASYNCPG = asyncpg_dialect()

@@ -31,7 +31,16 @@ from .facets import facet_body
 from .filters import MovieFilters, category_subtree_on
 from .ordering import Order
 from .page_cache import PageCache
-from .statements import MOVIE_STATEMENT, VERSION_STATEMENT, Listing, Parameters, page_statement
+from .statements import (
+    MOVIE_STATEMENT,
+    VERSION_AND_PARTITION_STATEMENT,
+    VERSION_STATEMENT,
+    Listing,
+    Parameters,
+    facets_sql,
+    page_statement,
+    sql_with_conditions,
+)
 
 
 @dataclass(frozen=True)
@@ -193,6 +202,34 @@ async def _estimated_count(connection: asyncpg.Connection, tenant: str, filters:
     if isinstance(plan, str):  # unless the connection decodes JSON itself (SQLAlchemy's do)
         plan = orjson.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+async def read_facets(
+    read_pool: ReadRunner, versions: DataVersions, tenant: str, filters: MovieFilters, *, conditional: Conditional
+) -> tuple[str, dict[str, Any]]:
+    """As movie_facets, on a read-pool connection: the version and the tenant's partition in one
+    statement, then the facets on that partition (a long read holds no lock on `movies`, see
+    repository.py) in one more."""
+    known = _known_etag(versions, tenant, conditional)
+
+    async def read(connection: asyncpg.Connection) -> tuple[str, dict[str, Any]] | None:
+        found = await connection.fetchrow(VERSION_AND_PARTITION_STATEMENT, tenant)
+        if found is None:
+            return None
+        etag = _checked(conditional, found["data_version"])
+        if found["partition"] is None:
+            return etag, facet_body([("total", None, None, 0)])
+        resolved = await filters.resolved(category_subtree_on(connection))
+        parameters = Parameters()
+        sql = sql_with_conditions(facets_sql(found["partition"]), resolved, parameters)
+        return etag, facet_body(await connection.fetch(sql, *parameters.values))
+
+    answer = await read_pool.run(
+        tenant, read, fresh=None if known is None else lambda answer: answer is not None and answer[0] == known
+    )
+    if answer is None:
+        raise TenantNotFound(tenant)
+    return answer
 
 
 async def movie_facets(
