@@ -76,7 +76,8 @@ async def test_facets_are_the_units_of_work_byte_for_byte(client, uow, tenants, 
 async def test_facets_of_a_tenant_without_movies(client):
     await upload(client, "empty", catalog_csv([]), allow_shrink="true")
     response = await client.get("/movies/facets", params={"tenant": "empty", "year_from": "2000"})
-    assert response.json() == {"total": 0, "genres": [], "years": [], "ratings": []}
+    runtimes = [{"at_most": minutes, "count": 0} for minutes in (30, 60, 90, 120, 150, 180)]
+    assert response.json() == {"total": 0, "genres": [], "years": [], "ratings": [], "runtimes": runtimes}
 
 
 class ScopedTo:
