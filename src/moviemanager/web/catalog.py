@@ -1,6 +1,7 @@
 """What the catalog page shows, read with the API's own functions: the tenants, a page of movies
-(views.list_movies), the facet counts (views.movie_facets) and the category tree with counts
-(categories.service.category_tree). Four reads, whatever the page holds: no query per movie."""
+(views.list_movies), the facet counts (views.read_facets) and the category tree with counts
+(categories.views.category_report), each on the read pool as the API reads them. Four reads,
+whatever the page holds: no query per movie."""
 
 from dataclasses import dataclass, replace
 from typing import Any, Self
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from starlette.requests import Request
 
 from ..categories import service as categories
+from ..categories import views as category_views
 from ..errors import TenantNotFound
 from ..movies.genres import Language
 from ..movies.reading import views
@@ -123,16 +125,18 @@ async def read_catalog(request: Request, params: CatalogParams, language: Langua
         conditional=Conditional(request_key(tenant, "/web/movies", key_pairs, language)),
         language=language,
     )
-    _, facets = await views.movie_facets(
-        UnitOfWork(state.sessions),
+    _, facets = await views.read_facets(
+        state.read_pool,
+        state.caches.versions,
         tenant,
         filters,
         conditional=Conditional(request_key(tenant, "/web/facets", params.state(tenant=None))),
     )
     # The tree counts what choosing each node would list: every filter but the category itself.
-    tree = await categories.category_tree(
-        UnitOfWork(state.sessions), tenant=tenant, filters=replace(filters, category=None)
+    report = await category_views.category_report(
+        state.read_pool, state.caches.versions, tenant, replace(filters, category=None)
     )
+    tree = categories.nested(report.rows, report.counts, None)
     next_url = None
     if page.next_cursor is not None:
         next_url = "/?" + urlencode([*params.state(tenant=tenant), ("cursor", page.next_cursor)])
