@@ -193,22 +193,27 @@ def cases(base: str, ids: list[str]) -> list[tuple[str, str, dict[str, str], dic
     ]
 
 
-def run_wrk(args, workdir: Path, name: str, url: str, *, headers=None, ids=None) -> dict:
-    """wrk on one URL (or on /movies/<id> for each id in turn); requests/s and latency percentiles."""
+def run_wrk(args, workdir: Path, name: str, url: str, *, headers=None, ids=None, paths=None) -> dict:
+    """wrk on one URL, or on /movies/<id> for each of `ids` in turn, or on each of `paths` in turn
+    (every connection takes the next one); requests/s and latency percentiles."""
     headers = headers or {"X-Tenant": BIG}
     lines = [f"wrk.headers[ {lua_string(key)} ] = {lua_string(value)}" for key, value in headers.items()]
     if ids:
+        paths = [f"/movies/{tmdb_id}" for tmdb_id in ids]
+    if paths:
         lines += [
-            "local ids = {" + ",".join(ids) + "}",
+            "local paths = {" + ",".join(map(lua_string, paths)) + "}",
             "local i = 0",
             "request = function()",
-            "  i = i % #ids + 1",
-            '  return wrk.format("GET", "/movies/" .. ids[i])',
+            "  i = i % #paths + 1",
+            '  return wrk.format("GET", paths[i])',
             "end",
         ]
     script = workdir / f"{name.replace(' ', '_')}.lua"
     script.write_text("\n".join(lines) + "\n")
-    command = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency", "-s", str(script), url]
+    # A 10 s timeout, not wrk's 2 s: a slow answer is a latency to report, not a failed request.
+    command = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--timeout", "10s", "--latency"]
+    command += ["-s", str(script), url]
     print(f"--- {name}: {url}", flush=True)
     finished = subprocess.run(command, capture_output=True, text=True, check=True)
     if finished.stderr.strip():  # wrk runs on after a script error, without the script's headers
