@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from moviemanager import migrations
 from moviemanager.migrations import alembic_config
-from moviemanager.models import RATING_KEY, YEAR_KEY
+from moviemanager.models import RATING_KEY, RUNTIME_KEY, YEAR_KEY
 from moviemanager.movies.genres import ALIASES
 
 MIGRATIONS = Path(migrations.__file__).parent
@@ -78,26 +78,29 @@ def upgrade():
     }
 
 
-# Each sort-key index and the models' expressions it must be built on.
-SORT_KEY_INDEXES = {
-    "ix_movies_year": [YEAR_KEY],
-    "ix_movies_rating": [RATING_KEY],
-    "ix_movies_year_rating": [YEAR_KEY, RATING_KEY],
+# The keys PostgreSQL computes from each movie's document, as models.py defines them.
+GENERATED_KEYS = {
+    "year_key": ("integer", YEAR_KEY),
+    "rating_key": ("numeric", RATING_KEY),
+    "runtime_minutes": ("integer", RUNTIME_KEY),
 }
-# An index's definition from USING on: the same for equal expressions on any table.
-INDEX_BODY = "SELECT substring(pg_get_indexdef(CAST(:name AS regclass)) FROM 'USING .*')"
+GENERATION = """
+    SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+    JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+    WHERE d.adrelid = CAST(:table AS regclass) AND a.attname = :column"""
 
 
-async def test_the_sort_key_indexes_are_built_on_the_models_expressions(connection):
-    """Migration 0006 built them on its own copy of YEAR_KEY and RATING_KEY; the app's sort queries
-    must match what the database has, so models.py and the database are compared here (as
-    PostgreSQL parses both), whichever revision built the indexes last."""
-    await connection.execute(text("CREATE TEMPORARY TABLE sort_keys (data jsonb, tmdb_id bigint)"))
-    for name, keys in SORT_KEY_INDEXES.items():
-        expressions = ", ".join(f"({key})" for key in keys)
-        await connection.execute(text(f"CREATE INDEX {name}_expected ON sort_keys ({expressions}, tmdb_id)"))
-        expected = await connection.scalar(text(INDEX_BODY), {"name": f"{name}_expected"})
-        assert await connection.scalar(text(INDEX_BODY), {"name": name}) == expected, name
+async def test_the_generated_keys_are_the_models_expressions(connection):
+    """Migration 0013 generated them from its own copy of YEAR_KEY, RATING_KEY and RUNTIME_KEY;
+    the app's filters and sorts must mean what the database computes, so models.py and the
+    database are compared here (as PostgreSQL parses both), whichever revision set them last."""
+    definitions = ", ".join(
+        f"{name} {type_} GENERATED ALWAYS AS ({key}) STORED" for name, (type_, key) in GENERATED_KEYS.items()
+    )
+    await connection.execute(text(f"CREATE TEMPORARY TABLE expected_keys (data jsonb, {definitions})"))
+    for name in GENERATED_KEYS:
+        expected = await connection.scalar(text(GENERATION), {"table": "expected_keys", "column": name})
+        assert await connection.scalar(text(GENERATION), {"table": "movies", "column": name}) == expected, name
 
 
 def migration(revision: str) -> ModuleType:

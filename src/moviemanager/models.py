@@ -9,12 +9,14 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     DateTime,
     ForeignKey,
     Identity,
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -30,21 +32,28 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .db import Base
 from .tenancy import TENANT_NAME_PATTERN
 
-# The sort keys' index expressions, built by migration 0006 from its own copy (movies/reading/ordering.py
-# queries them; tests/test_migrations_frozen.py compares them with the database's), laid out as
-# PostgreSQL prints them back: Alembic compares the text, line breaks included. CASE, not COALESCE:
-# under row-level security PostgreSQL takes a COALESCE for leaky and keeps it out of index
-# conditions (migration 0006).
-YEAR_KEY = """
-CASE
-    WHEN (data ->> 'year') IS NULL THEN 0
-    ELSE (data ->> 'year')::integer
-END"""
-RATING_KEY = """
-CASE
-    WHEN (data ->> 'rating') IS NULL THEN -1
-    ELSE (data ->> 'rating')::numeric
-END"""
+# The sort keys, as the generated columns year_key and rating_key compute them (migration 0013,
+# from its own copy; tests/test_migrations_frozen.py compares them with the database's). CASE, not
+# COALESCE: under row-level security PostgreSQL takes a COALESCE for leaky and keeps it out of
+# index conditions (migration 0006).
+YEAR_KEY = "CASE WHEN (data ->> 'year') IS NULL THEN 0 ELSE (data ->> 'year')::integer END"
+RATING_KEY = "CASE WHEN (data ->> 'rating') IS NULL THEN -1 ELSE (data ->> 'rating')::numeric END"
+RUNTIME_KEY = "(data ->> 'runtime_minutes')::integer"
+GENRE_OPS = "jsonb_path_ops"  # containment only: smaller than jsonb_ops, and all a genre filter asks
+# What every btree read index of `movies` carries besides its key, so that a page's movies are
+# chosen by an index-only scan, whatever its filters and sort (migration 0013).
+COVERED = ("year_key", "rating_key", "runtime_minutes", "genre_keys", "sort_title")
+
+
+def _read_index(name: str, *keys: str) -> Index:
+    """A btree read index: tenant first, then `keys` and tmdb_id, carrying the other COVERED columns."""
+    return Index(
+        name,
+        "tenant",
+        *keys,
+        "tmdb_id",
+        postgresql_include=[column for column in COVERED if column not in keys],
+    )
 
 
 class Tenant(Base):
@@ -67,19 +76,14 @@ class Movie(Base):
     __tablename__ = "movies"
     # Every index here is rebuilt on each new partition by the importer (movies/importing/bulk.py).
     __table_args__ = (
-        PrimaryKeyConstraint("tenant", "tmdb_id", postgresql_include=["checksum"]),
-        Index(
-            "ix_movies_genre_keys",
-            literal_column("(data -> 'genre_keys')").label("genre_keys"),
-            postgresql_using="gin",
-            postgresql_ops={"genre_keys": "jsonb_path_ops"},
-        ),
-        # Sort keys (never NULL) and the search words: migrations 0004, 0006, 0007 and 0010 say why these.
-        Index("ix_movies_year", text(f"({YEAR_KEY})"), "tmdb_id"),
-        Index("ix_movies_rating", text(f"({RATING_KEY})"), "tmdb_id"),
-        Index("ix_movies_year_rating", text(f"({YEAR_KEY})"), text(f"({RATING_KEY})"), "tmdb_id"),
+        # checksum: the import's comparison; the rest for pages in TMDB id order.
+        PrimaryKeyConstraint("tenant", "tmdb_id", postgresql_include=["checksum", *COVERED]),
+        Index("ix_movies_genre_keys", "genre_keys", postgresql_using="gin", postgresql_ops={"genre_keys": GENRE_OPS}),
+        _read_index("ix_movies_year", "year_key"),
+        _read_index("ix_movies_rating", "rating_key"),
+        _read_index("ix_movies_year_rating", "year_key", "rating_key"),
         # COLLATE "C" in the migration; Alembic's reflection drops an index column's collation.
-        Index("ix_movies_title", "sort_title", "tmdb_id"),
+        _read_index("ix_movies_title", "sort_title"),
         Index("ix_movies_search", "search_words", postgresql_using="gin"),
         Index("ix_movies_title_words", "title_words", postgresql_using="gin"),
         {"postgresql_partition_by": "LIST (tenant)"},
@@ -95,6 +99,11 @@ class Movie(Base):
     sort_title: Mapped[str | None] = mapped_column(Text)
     title_words: Mapped[str | None] = mapped_column(TSVECTOR)
     search_words: Mapped[str | None] = mapped_column(TSVECTOR)
+    # The filters' and sorts' keys, computed by PostgreSQL from `data` on every write (migration 0013).
+    year_key: Mapped[int] = mapped_column(Integer, Computed(YEAR_KEY, persisted=True))
+    rating_key: Mapped[Any] = mapped_column(Numeric, Computed(RATING_KEY, persisted=True))
+    runtime_minutes: Mapped[int | None] = mapped_column(Integer, Computed(RUNTIME_KEY, persisted=True))
+    genre_keys: Mapped[Any] = mapped_column(JSONB, Computed("data -> 'genre_keys'", persisted=True))
 
 
 class Genre(Base):

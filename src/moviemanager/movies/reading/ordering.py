@@ -1,7 +1,7 @@
 """The orders a listing can take, and the expressions behind them.
 
-Every expression is written exactly as an index of migrations 0004-0010 defines it (keys inline: a
-bound key would not match the index). Sort keys are never NULL, so a page ends at a row whose
+Every key is a column of `movies` that the read indexes lead with or carry (models.py, migration
+0013), so a page's movies are chosen from an index alone. Sort keys are never NULL, so a page ends at a row whose
 (key, tmdb_id) is the cursor, and the next page is `(key, tmdb_id) > cursor` (or `<`), one row
 comparison the btree answers as an index condition.
 """
@@ -13,22 +13,13 @@ from typing import Literal
 
 from sqlalchemy import Integer, Numeric, literal_column
 
-from ...models import RATING_KEY, YEAR_KEY
-
-# The SQL of each expression, over a table (or alias) named `movies`.
-GENRE_KEYS_SQL = "movies.data -> 'genre_keys'"
-
-
-def _on_movies(index_expression: str) -> str:
-    """An index expression of models.py (on `data`), on one line and over `movies.data`."""
-    return " ".join(index_expression.split()).replace("(data ->>", "(movies.data ->>")
-
-
-# The sort keys' indexes (models.py): never NULL (0: unknown year, -1: unrated).
-YEAR_SQL = _on_movies(YEAR_KEY)
-RATING_SQL = _on_movies(RATING_KEY)
+# The SQL of each key, over a table (or alias) named `movies`.
+GENRE_KEYS_SQL = "movies.genre_keys"
+# The sort keys (generated columns, see models.YEAR_KEY): never NULL (0: unknown year, -1: unrated).
+YEAR_SQL = "movies.year_key"
+RATING_SQL = "movies.rating_key"
 TITLE_SQL = 'movies.sort_title COLLATE "C"'
-RUNTIME_SQL = "(movies.data ->> 'runtime_minutes')::integer"
+RUNTIME_SQL = "movies.runtime_minutes"
 # The stored words (see search.py): tsvector columns, filled by COPY, no text parser runs.
 SEARCH_VECTOR_SQL = "movies.search_words"
 TITLE_WORDS_SQL = "movies.title_words"

@@ -61,7 +61,8 @@ def page_statement(
     whether a next page exists), or one row of NULLs when none matches; no row: no such tenant."""
     parameters = Parameters()
     bind = parameters.bind
-    tenant_condition = f"movies.tenant = {bind(tenant)}"
+    tenant_placeholder = bind(tenant)
+    tenant_condition = f"movies.tenant = {tenant_placeholder}"
     total = ""
     if listing.count == "exact":
         # Uncorrelated: PostgreSQL runs it once, in the page's snapshot.
@@ -75,7 +76,8 @@ def page_statement(
             others, listing.filters.search, bind, limit=listing.limit + 1, offset=listing.offset, after=after
         )
     else:
-        page = _ordered_page_sql([tenant_condition, *listing.filters.where(bind)], order, listing, after, bind)
+        where = [tenant_condition, *listing.filters.where(bind)]
+        page = _ordered_page_sql(tenant_placeholder, where, order, listing, after, bind)
     sql = f"""
         SELECT tenants.data_version, page.sort_key, page.tmdb_id, {movie_json_sql(bind(language))} AS body{total}
         FROM tenants
@@ -86,8 +88,11 @@ def page_statement(
     return sql, parameters.values
 
 
-def _ordered_page_sql(where: list[str], order: Order, listing: Listing, after: tuple, bind: Bind) -> str:
-    """The page's movies (tenant, tmdb_id, data, sort_key) in the order of one index."""
+def _ordered_page_sql(tenant: str, where: list[str], order: Order, listing: Listing, after: tuple, bind: Bind) -> str:
+    """The page's movies (tenant, tmdb_id, data, sort_key) in the order of one index: chosen by
+    their keys alone (an index-only scan: every read index carries every key, models.COVERED),
+    then fetched by primary key, so that only the page's movies are read from the table.
+    `tenant`: its placeholder (a constant: the planner reads one partition)."""
     key = order.key
     direction = " DESC" if order.descending else ""
     if after:
@@ -103,11 +108,15 @@ def _ordered_page_sql(where: list[str], order: Order, listing: Listing, after: t
     # LIMIT and OFFSET written out (validated integers): a plan made for a parameter would
     # assume a tenth of the table is wanted, and choose to sort it.
     return f"""
-            SELECT movies.tenant, movies.tmdb_id, movies.data, {key} AS sort_key
-            FROM movies
-            WHERE {" AND ".join(where)}
-            ORDER BY {ordering}
-            LIMIT {int(listing.limit) + 1} OFFSET {int(listing.offset)}"""
+            SELECT movies.tenant, movies.tmdb_id, movies.data, chosen.sort_key
+            FROM (
+                SELECT movies.tmdb_id, {key} AS sort_key
+                FROM movies
+                WHERE {" AND ".join(where)}
+                ORDER BY {ordering}
+                LIMIT {int(listing.limit) + 1} OFFSET {int(listing.offset)}
+            ) AS chosen
+            JOIN movies ON movies.tenant = {tenant} AND movies.tmdb_id = chosen.tmdb_id"""
 
 
 @functools.cache
