@@ -54,12 +54,15 @@ def nested(
     """The forest of `rows` (id, parent_id, name by id), with `counts` when given (see category_tree)."""
     # 200,000 new containers would set off the cyclic garbage collector again and again, each time
     # walking every one made so far (half the time at 100,000 nodes); none of them can form a cycle.
-    with _gc_paused():
+    with gc_paused():
         return _nest(rows, counts, max_level)
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a while: for making many containers that cannot
+    form a cycle (a big tree's rows and nodes). Other requests of the process run meanwhile with it
+    off too, which only delays the collection of their cycles."""
     enabled = gc.isenabled()
     gc.disable()
     try:
