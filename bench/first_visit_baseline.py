@@ -10,17 +10,13 @@ runtime_lte, q (a piece of the title, any case), sort (tmdb_id, -rating, year, -
 """
 
 import json
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Annotated, Literal
 
-import asyncpg
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
+from read_baseline_fastapi import lifespan
 
-POOL_SIZE = int(os.environ.get("BASELINE_POOL_SIZE", "10"))
 MOVIE = "SELECT data::text FROM plain_movies WHERE tenant = $1 AND tmdb_id = $2"
 ORDER = {
     "tmdb_id": "tmdb_id",
@@ -30,14 +26,7 @@ ORDER = {
 }
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    async with asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=POOL_SIZE, max_size=POOL_SIZE) as pool:
-        app.state.pool = pool
-        yield
-
-
-app = FastAPI(lifespan=lifespan)
+app = FastAPI(lifespan=lifespan)  # one asyncpg pool, as bench/read.py's FastAPI yardstick
 
 
 @app.get("/movies")
