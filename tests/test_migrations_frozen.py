@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from moviemanager import migrations
 from moviemanager.migrations import alembic_config
-from moviemanager.models import RATING_KEY, RUNTIME_KEY, YEAR_KEY
+from moviemanager.models import GENRE_KEYS, RATING_KEY, RUNTIME_KEY, YEAR_KEY
 from moviemanager.movies.genres import ALIASES
 
 MIGRATIONS = Path(migrations.__file__).parent
@@ -83,6 +83,7 @@ GENERATED_KEYS = {
     "year_key": ("integer", YEAR_KEY),
     "rating_key": ("numeric", RATING_KEY),
     "runtime_minutes": ("integer", RUNTIME_KEY),
+    "genre_keys": ("jsonb", GENRE_KEYS),
 }
 GENERATION = """
     SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
@@ -91,7 +92,7 @@ GENERATION = """
 
 
 async def test_the_generated_keys_are_the_models_expressions(connection):
-    """Migration 0013 generated them from its own copy of YEAR_KEY, RATING_KEY and RUNTIME_KEY;
+    """Migration 0013 generated them from its own copies of these expressions;
     the app's filters and sorts must mean what the database computes, so models.py and the
     database are compared here (as PostgreSQL parses both), whichever revision set them last."""
     definitions = ", ".join(

@@ -39,6 +39,7 @@ from .tenancy import TENANT_NAME_PATTERN
 YEAR_KEY = "CASE WHEN (data ->> 'year') IS NULL THEN 0 ELSE (data ->> 'year')::integer END"
 RATING_KEY = "CASE WHEN (data ->> 'rating') IS NULL THEN -1 ELSE (data ->> 'rating')::numeric END"
 RUNTIME_KEY = "(data ->> 'runtime_minutes')::integer"
+GENRE_KEYS = "data -> 'genre_keys'"  # the importer's keys of a movie's genres (movies/genres.py)
 GENRE_OPS = "jsonb_path_ops"  # containment only: smaller than jsonb_ops, and all a genre filter asks
 # What every btree read index of `movies` carries besides its key, so that a page's movies are
 # chosen by an index-only scan, whatever its filters and sort (migration 0013).
@@ -103,7 +104,7 @@ class Movie(Base):
     year_key: Mapped[int] = mapped_column(Integer, Computed(YEAR_KEY, persisted=True))
     rating_key: Mapped[Any] = mapped_column(Numeric, Computed(RATING_KEY, persisted=True))
     runtime_minutes: Mapped[int | None] = mapped_column(Integer, Computed(RUNTIME_KEY, persisted=True))
-    genre_keys: Mapped[Any] = mapped_column(JSONB, Computed("data -> 'genre_keys'", persisted=True))
+    genre_keys: Mapped[Any] = mapped_column(JSONB, Computed(GENRE_KEYS, persisted=True))
 
 
 class Genre(Base):
