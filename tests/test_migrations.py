@@ -357,3 +357,45 @@ async def test_0011_drops_the_links_and_downgrade_derives_them_again(server_url,
             )
             assert (await conn.scalars(text("SELECT tmdb_id FROM movies"))).all() == [9]
             assert await conn.scalar(text("SELECT to_regclass(:old)"), {"old": old}) is None
+
+
+# Each tenant's movies as (genre_keys, genres); an explicit category ends the keys with no name beside it.
+SPELLED_GENRES = {
+    "alpha": [([35, "phim la"], ["Phim Hài", "Phim Lạ"]), ([35], ["Comedy"]), ([27, {"category": 25}], ["Kinh Dị"])],
+    LONG_TENANT: [([35], ["Hài"]), ([], [])],
+}
+
+
+async def test_0014_names_each_tenants_genres_from_its_movies(server_url, settings):
+    async with scratch_database(server_url, settings) as (url, engine):
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0013")
+        async with engine.begin() as conn:  # as a superuser: past row-level security
+            for number, (tenant, movies) in enumerate(SPELLED_GENRES.items()):
+                await conn.execute(text("INSERT INTO tenants (name) VALUES (:tenant)"), {"tenant": tenant})
+                partition = f'"movies__{number}"'
+                await conn.execute(text(f"CREATE TABLE {partition} PARTITION OF movies FOR VALUES IN ('{tenant}')"))
+                for statement in isolation_statements(partition):
+                    await conn.execute(text(statement))
+                for tmdb_id, (keys, names) in enumerate(movies, start=1):
+                    data = orjson.dumps({"genre_keys": keys, "genres": names}).decode()
+                    await conn.execute(
+                        text("INSERT INTO movies (tenant, tmdb_id, data) VALUES (:tenant, :id, :data)"),
+                        {"tenant": tenant, "id": tmdb_id, "data": data},
+                    )
+
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "0014")
+        async with engine.begin() as conn:
+            names = await conn.execute(text("SELECT tenant, key, name FROM genre_names"))
+            assert set(names.all()) == {
+                ("alpha", "27", "Kinh Dị"),
+                ("alpha", "35", "Comedy"),
+                ("alpha", "phim la", "Phim Lạ"),
+                (LONG_TENANT, "35", "Hài"),
+            }
+            await conn.execute(text("SET LOCAL ROLE moviemanager_app"))
+            await conn.execute(text("SELECT set_config('app.tenant', :tenant, true)"), {"tenant": LONG_TENANT})
+            assert (await conn.scalars(text("SELECT DISTINCT tenant FROM genre_names"))).all() == [LONG_TENANT]
+
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0013")
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT to_regclass('genre_names')")) is None

@@ -136,6 +136,16 @@ class CategoryCount(Base):
     total_count: Mapped[int] = mapped_column(Integer)  # distinct movies in its subtree
 
 
+class GenreName(Base):
+    """A tenant's spelling of one of its genres, written by each import: what the facets call it."""
+
+    __tablename__ = "genre_names"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)  # what genre= matches, as text
+    name: Mapped[str] = mapped_column(Text)  # of several spellings, the first in code point order
+
+
 class Category(Base):
     __tablename__ = "categories"
 

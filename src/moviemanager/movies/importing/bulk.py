@@ -5,9 +5,9 @@ as a plain table (COPY FREEZE with no index, then every index of `movies` built 
 the end of the same transaction, drops the old partition and attaches the new one. Readers see the
 old set until commit, and the old rows leave with their table: no dead tuples, no VACUUM debt.
 
-The tenant's category counts are rewritten in the same transaction: from the movies per set of
-categories the parsers counted, or from the new rows (a movie's categories are those of its
-genres and of its Category ID, see movies/category_counts.py).
+The tenant's category counts and genre names are rewritten in the same transaction: from what the
+parsers counted and noted, or from the new rows (a movie's categories are those of its genres and
+of its Category ID, see movies/category_counts.py).
 
 The app role that serves requests owns no table: creating, indexing, analysing, dropping and
 attaching partitions go through owner functions of migration 0006, which check the tenant
@@ -43,6 +43,19 @@ INDEX_BUILD_MEMORY = "256MB"
 DUPLICATES_PER_FETCH = 10_000
 # How much of the tenant's name the names of its tables hold (migration 0006).
 PREFIX_LENGTH = 40
+# The first spelling (in code point order, as the parsers compare) of each genre key of the
+# tenant's movies. A movie's keys and names side by side: two set-returning functions in one select
+# list run in lockstep; an explicit category's key ends genre_keys with no name beside it.
+GENRE_NAMES_FROM_MOVIES = """
+    INSERT INTO genre_names (tenant, key, name)
+    SELECT :tenant, genre.key, min(genre.name COLLATE "C")
+    FROM movies CROSS JOIN LATERAL (
+        SELECT jsonb_array_elements_text(movies.data -> 'genre_keys') AS key,
+               jsonb_array_elements_text(movies.data -> 'genres') AS name
+    ) AS genre
+    WHERE movies.tenant = :tenant AND genre.key IS NOT NULL AND genre.name IS NOT NULL
+    GROUP BY genre.key
+"""
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,21 @@ class BulkMovies:
         await self._run("SET LOCAL jit = off")
         await self.session.execute(counts_insert(self.tenant, sets))
         await self._run("SET LOCAL jit = DEFAULT")
+
+    async def write_genre_names(self, names: dict[str, str] | None = None) -> None:
+        """The tenant's spelling of each genre key (genre_names, read by the facets): the names the
+        parsers noted, or those of its movies as this transaction sees them."""
+        await self._run("DELETE FROM genre_names WHERE tenant = :tenant", tenant=self.tenant)
+        if names is None:
+            await self._run(GENRE_NAMES_FROM_MOVIES, tenant=self.tenant)
+        else:
+            await self._run(
+                "INSERT INTO genre_names (tenant, key, name)"
+                " SELECT :tenant, * FROM unnest(CAST(:keys AS text[]), CAST(:names AS text[]))",
+                tenant=self.tenant,
+                keys=list(names),
+                names=list(names.values()),
+            )
 
     async def copy(self, table: str, chunks: AsyncIterable[bytes]) -> None:
         """COPY text-format rows in; FREEZE, as the table is new in this transaction (no VACUUM later)."""

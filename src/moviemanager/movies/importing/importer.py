@@ -147,18 +147,24 @@ async def _import_in_one_transaction(
         await bulk.analyze(new)
         clock.mark("analyze")
         await bulk.swap(old, new)
-        await bulk.write_counts(_counted_sets(parsed))
+        await _write_counts(bulk, parsed)
     else:
         await bulk.upsert(new, old)
-        await bulk.write_counts()
+        await _write_counts(bulk, None)
     clock.mark("counts")
     return parsed, diff, old_count
 
 
-def _counted_sets(parsed: ParseReport) -> dict[tuple[int, ...], int] | None:
-    """The parsers' movies per set of categories: they hold for the file's rows, so not once
-    repeated ids were removed (the counts are then derived from the table)."""
-    return parsed.category_sets if parsed.duplicates == 0 else None
+async def _write_counts(bulk: BulkMovies, parsed: ParseReport | None) -> None:
+    """The tenant's category counts and genre names: from what the parsers counted and noted,
+    which holds for the file's rows, so not after a merge, nor once repeated ids were removed
+    (they are then derived from the table)."""
+    if parsed is not None and parsed.duplicates == 0:
+        await bulk.write_counts(parsed.category_sets)
+        await bulk.write_genre_names(parsed.genre_names)
+    else:
+        await bulk.write_counts()
+        await bulk.write_genre_names()
 
 
 async def _replace_in_parallel(
@@ -187,7 +193,7 @@ async def _replace_in_parallel(
     await bulk.analyze(new)
     clock.mark("analyze")
     await bulk.swap(old, new)
-    await bulk.write_counts(_counted_sets(parsed))
+    await _write_counts(bulk, parsed)
     clock.mark("counts")
     return parsed, diff, old_count
 

@@ -51,6 +51,8 @@ class ParseReport:
     unknown_genres: dict[str, list] = field(default_factory=dict)
     # With a CategoryPlan: movies per set of categories (for the category counts).
     category_sets: dict[tuple[int, ...], int] = field(default_factory=dict)
+    # Each genre key (as text, see genre_names) with its first spelling in code point order.
+    genre_names: dict[str, str] = field(default_factory=dict)
     _last_skipped_line: int = 0
 
     def problem(self, problem: CsvProblem) -> None:
@@ -81,6 +83,14 @@ class ParseReport:
         else:
             seen[1] += 1
 
+    def genre_spellings(self, keys: list, names: list[str]) -> None:
+        """Note how a row writes its genres (`keys` beside `names`)."""
+        for key, name in zip(keys, names, strict=True):
+            text = key if type(key) is str else str(key)
+            known = self.genre_names.get(text)
+            if known is None or name < known:
+                self.genre_names[text] = name
+
     def genre_warnings(self) -> list[CsvWarning]:
         """One warning per unknown genre name, however many rows have it."""
         return [
@@ -106,6 +116,8 @@ class ParseReport:
             seen[1] += rows
         for categories, movies in later.category_sets.items():
             self.category_sets[categories] = self.category_sets.get(categories, 0) + movies
+        for key, name in later.genre_names.items():
+            self.genre_spellings([key], [name])
 
     def invalid_csv(self) -> InvalidCsv:
         return InvalidCsv(sorted(self.problems, key=lambda p: p.line), self.problem_count)
@@ -222,6 +234,7 @@ def _parse_rows(
     tenant_bytes = tenant.encode()
     lines = decode_lines(source, encoding, count_bytes, first_line=first_line)
     category_ids = set_counter.category_ids if set_counter is not None else frozenset()
+    spelled: set[str | None] = set()  # Genre cells whose spellings are noted: a catalog repeats a few hundred
     for item in parse_movies(lines, header=header, first_line=first_line, category_ids=category_ids):
         if isinstance(item, MovieRow):
             if not writing:
@@ -235,6 +248,9 @@ def _parse_rows(
                 for key, name in zip(keys, item.data.get("genres", ()), strict=True):
                     if type(key) is str:
                         parsed.unknown_genre(key, name, item.line)
+            if (cell := item.data.get("genre")) not in spelled:
+                spelled.add(cell)
+                parsed.genre_spellings(keys, item.data.get("genres", ()))
             line = copy_line(tenant_bytes, item.tmdb_id, item.data, item.texts)
             buffer.append(line)
             size += len(line)

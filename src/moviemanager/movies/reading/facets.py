@@ -3,53 +3,86 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, case, cast, func, literal, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.selectable import CTE, NamedFromClause
 
-from .ordering import RATING, RUNTIME, YEAR
+from ...models import GenreName
+from .ordering import GENRE_KEYS_SQL, RATING, RUNTIME, YEAR
 
 # Buckets are [from, to) by whole points; ratings run from 0 to 10, and 10 counts in the 9–10 bucket.
 TOP_RATING_BUCKET = 9
 # The runtime facet counts the movies of "runtime at most n minutes" (`runtime_lte=n`) for each n.
 RUNTIME_LIMITS = (30, 60, 90, 120, 150, 180)
 
+GENRE_KEYS = literal_column(GENRE_KEYS_SQL, type_=JSONB)
+# grouping(genre_keys, year, rating, runtime) of each grouping set: a bit for each key left out.
+FACET_OF_GROUPING = {0b0111: "genre", 0b1011: "year", 0b1101: "rating", 0b1110: "runtime"}
 
-def facets_statement(movies: NamedFromClause, conditions: Sequence[ColumnElement[bool]]) -> Select:
+
+def facets_statement(movies: NamedFromClause, conditions: Sequence[ColumnElement[bool]], tenant: str) -> Select:
     """(facet, value, label, count) rows: one `total`, one per genre, year, rating bucket and
     runtime bucket (the smallest of RUNTIME_LIMITS a runtime is at most).
 
-    The matching movies are read once (a materialised CTE); each facet groups them.
+    Every key it counts by is a column the read indexes carry (migration 0013), so the matching
+    movies are counted from an index alone, in one pass that groups them by each key in turn
+    (grouping sets). Genres are counted by movies' lists of genre keys first (a catalog has a few
+    hundred), then by key, and named by the tenant's spelling (genre_names, written by imports).
     """
-    matched = (
-        select(movies.c.data.label("data"), YEAR.label("year"), RATING.label("rating"), RUNTIME.label("runtime"))
-        .where(*conditions)
-        .cte("matched")
-        .prefix_with("MATERIALIZED")
-    )
-    bucket = case((matched.c.rating < 0, null()), else_=func.least(func.floor(matched.c.rating), TOP_RATING_BUCKET))
+    rating = case((RATING < 0, null()), else_=func.least(func.floor(RATING), TOP_RATING_BUCKET))
     # The first limit that holds wins; the `runtime_lte` filter is `runtime BETWEEN 0 AND n`.
-    runtime = case(*((matched.c.runtime.between(0, limit), limit) for limit in RUNTIME_LIMITS), else_=null())
-    return union_all(
-        select(literal("total"), null(), null(), func.count()).select_from(matched),
-        _genre_counts(matched),
-        select(literal("year"), cast(matched.c.year, Text), null(), func.count()).group_by(matched.c.year),
-        select(literal("rating"), cast(bucket, Text), null(), func.count()).group_by(bucket),
-        select(literal("runtime"), cast(runtime, Text), null(), func.count()).group_by(runtime),
+    runtime = case(*((RUNTIME.between(0, limit), limit) for limit in RUNTIME_LIMITS), else_=null())
+    keyed = (
+        select(GENRE_KEYS.label("genre_keys"), YEAR.label("year"), rating.label("rating"), runtime.label("runtime"))
+        .select_from(movies)
+        .where(*conditions)
+        .subquery("keyed")
+    )
+    keys = (keyed.c.genre_keys, keyed.c.year, keyed.c.rating, keyed.c.runtime)
+    counted = (
+        select(
+            case(FACET_OF_GROUPING, value=func.grouping(*keys), else_="total").label("facet"),
+            *keys,
+            func.count().label("movies"),
+        )
+        .group_by(func.grouping_sets(*(tuple_(key) for key in keys), tuple_()))
+        .cte("counted")
+    )
+    values = func.coalesce(cast(counted.c.year, Text), cast(counted.c.rating, Text), cast(counted.c.runtime, Text))
+    return (
+        select(counted.c.facet, values, null(), counted.c.movies)
+        .where(counted.c.facet != "genre")
+        .union_all(_genre_counts(counted, tenant))
     )
 
 
-def _genre_counts(matched: CTE) -> Select:
-    """Per genre, by the key the `genre` filter matches (so each count equals that listing's),
-    named by the first spelling in the tenant. The one place that says where a movie's genres are."""
-    # Two set-returning functions in one select list run in lockstep: each key beside its name.
-    genre = select(
-        func.jsonb_array_elements_text(matched.c.data.op("->")("genre_keys")).label("key"),
-        func.jsonb_array_elements_text(matched.c.data.op("->")("genres")).label("name"),
-    ).subquery("genre")
-    # An explicit category's key ends genre_keys with no name beside it: not a genre.
-    named = genre.c.name.is_not(None)
+def _genre_counts(counted: CTE, tenant: str) -> Select:
+    """Per genre, by the key the `genre` filter matches (so each count equals that listing's). The
+    one place that says where a movie's genres are counted."""
+    element = func.jsonb_array_elements(counted.c.genre_keys).table_valued("value").lateral("element")
+    key = element.c.value.op("#>>")(literal_column("'{}'")).label("key")
+    names = GenreName.__table__
+    named = and_(names.c.tenant == literal(tenant), names.c.key == key)
     return (
-        select(literal("genre"), genre.c.key, func.min(genre.c.name), func.count()).where(named).group_by(genre.c.key)
+        select(literal("genre"), key, func.coalesce(names.c.name, key), cast(func.sum(counted.c.movies), BigInteger))
+        .select_from(counted.join(element, literal(True)).outerjoin(names, named))
+        # An explicit category's key ends genre_keys (an object): not a genre.
+        .where(counted.c.facet == "genre", func.jsonb_typeof(element.c.value) != "object")
+        .group_by(key, names.c.name)
     )
 
 

@@ -33,7 +33,8 @@ class MovieRepository:
         partition, as a facet over a big tenant is a long read."""
         movies = await self._own_partition()
         filters = await filters.resolved(category_subtree(self.session))
-        return [tuple(row) for row in await self.session.execute(facets_statement(movies, filters.conditions()))]
+        statement = facets_statement(movies, filters.conditions(), self.tenant)
+        return [tuple(row) for row in await self.session.execute(statement)]
 
     async def stream_all(
         self, filters: MovieFilters = NO_FILTERS, *, batch_size: int = 1000

@@ -224,11 +224,11 @@ def sql_for_read_pool(statement: Any) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def facets_sql(partition: str) -> str:
+def facets_sql(tenant: str, partition: str) -> str:
     """The facets of a tenant's movies (facets.facets_statement) read from its partition, for
     sql_with_conditions."""
     movies = table(partition, column("tmdb_id", BigInteger), column("data", JSONB)).alias("movies")
-    return sql_for_read_pool(facets_statement(movies, [literal_column(CONDITIONS, Boolean)]))
+    return sql_for_read_pool(facets_statement(movies, [literal_column(CONDITIONS, Boolean)], tenant))
 
 
 def sql_with_conditions(sql: str, filters: MovieFilters, parameters: Parameters) -> str:

@@ -221,7 +221,7 @@ async def read_facets(
             return etag, facet_body([("total", None, None, 0)])
         resolved = await filters.resolved(category_subtree_on(connection))
         parameters = Parameters()
-        sql = sql_with_conditions(facets_sql(found["partition"]), resolved, parameters)
+        sql = sql_with_conditions(facets_sql(tenant, found["partition"]), resolved, parameters)
         return etag, facet_body(await connection.fetch(sql, *parameters.values))
 
     answer = await read_pool.run(
