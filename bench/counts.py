@@ -10,6 +10,11 @@ loads the default catalogs (about 25 movies a tenant). wrk then runs --connectio
 shuffled order), so most requests are first visits of their URL. The list page is the baseline,
 measured by the same server in the same run. Needs `wrk` on PATH.
 
+With --tenant, the database is kept as it is (bench/read.py's, say: `--database-url
+postgresql://postgres@127.0.0.1:5432/moviemanager_read_bench --tenant big`, 1,000,000 movies) and
+the mix is that tenant's: each of the generator's 18 genres × year_from 1950–2025, filters that
+match up to 8% of its movies.
+
 With --tree-database-url (a database bench/categories.py left, with its 100,000-node tree), each
 server also answers GET /categories (the tree alone, and with the tenant `bench`) from it, one
 request at a time, --repeat times (median shown).
@@ -24,7 +29,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
+import gen_csv
 import httpx
 from harness import recreate_database
 from read import Served, lua_string, parse_wrk
@@ -42,6 +49,13 @@ def paths(tenants: list[str], path: str, seed: int) -> list[str]:
         for year in range(1990, 2026)
         for genre in GENRES
     ]
+    random.Random(seed).shuffle(mix)
+    return mix
+
+
+def big_tenant_paths(tenant: str, path: str, seed: int) -> list[str]:
+    query = f"{path}?tenant={tenant}&genre={{}}&year_from={{}}"
+    mix = [query.format(quote(genre), year) for genre in gen_csv.GENRES for year in range(1950, 2026)]
     random.Random(seed).shuffle(mix)
     return mix
 
@@ -71,6 +85,8 @@ def measure(args: argparse.Namespace, workdir: Path, label: str, src: Path | Non
         "MOVIEMANAGER_LOG_LEVEL": "warning",
         "MOVIEMANAGER_CURSOR_SECRET": "bench-cursor-secret-not-a-secret",
     }
+    if args.tenant:  # a database loaded already: neither migrate it nor add the default catalogs
+        env |= {"MOVIEMANAGER_LOAD_DEFAULTS": "false", "MOVIEMANAGER_MIGRATE_ON_START": "false"}
     if src is not None:  # the other checkout's package wins over the installed one
         env["PYTHONPATH"] = str(src)
     if args.skip_mix:
@@ -78,11 +94,11 @@ def measure(args: argparse.Namespace, workdir: Path, label: str, src: Path | Non
         return
     command = ["uv", "run", "--no-sync", "moviemanager", "serve"]
     with Served(command, env, "/healthz", workdir / f"server-{label}.log") as server:
-        tenants = httpx.get(server.url + "/tenants").json()
+        tenants = [args.tenant] if args.tenant else httpx.get(server.url + "/tenants").json()
         print(f"\n{label} ({src or PROJECT_ROOT / 'src'}): tenants {', '.join(tenants)}", flush=True)
         baseline = None
         for seed, (name, path) in enumerate(CASES.items()):
-            mix = paths(tenants, path, seed)
+            mix = big_tenant_paths(args.tenant, path, seed) if args.tenant else paths(tenants, path, seed)
             result = run_wrk(args, workdir, name, server.url, mix)
             baseline = baseline or result["rps"]
             print(
@@ -119,17 +135,19 @@ def main() -> int:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="Scratch database, recreated")
     parser.add_argument("--duration", type=int, default=20, help="Seconds per case (default: %(default)s)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default: %(default)s)")
+    parser.add_argument("--tenant", help="Measure this tenant of --database-url, kept as it is (see above)")
     parser.add_argument("--other-src", type=Path, help="Another checkout's src/, measured first in the same run")
     parser.add_argument("--tree-database-url", help="A database with a big category tree (bench/categories.py)")
     parser.add_argument("--repeat", type=int, default=5, help="Requests per tree timing (default: %(default)s)")
     parser.add_argument("--skip-mix", action="store_true", help="Only the tree timings")
     args = parser.parse_args()
-    if not args.skip_mix:
+    recreate = not (args.skip_mix or args.tenant)
+    if recreate:
         recreate_database(args.database_url)
     with tempfile.TemporaryDirectory() as workdir:
         if args.other_src is not None:
             measure(args, Path(workdir), "other", args.other_src)
-            if not args.skip_mix:
+            if recreate:
                 recreate_database(args.database_url)
         measure(args, Path(workdir), "this checkout", None)
     return 0
