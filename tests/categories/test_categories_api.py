@@ -1,11 +1,14 @@
 """GET /categories: the master tree (extended by migration 0003b), nested, cut at max_level."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..factories import catalog_csv, movie
 
 ROOTS = [(1, "Action"), (2, "Drama"), (3, "Comedy"), (4, "Horror"), (5, "Science Fiction")] + [
     (26, "Animation"),
@@ -93,3 +96,15 @@ async def test_a_cycle_inserted_by_hand_does_not_hang_the_tree(client, connectio
     response = await asyncio.wait_for(client.get("/categories"), timeout=5)
     assert response.status_code == 200
     assert count(response.json()) == CATEGORIES
+
+
+@pytest.mark.parametrize("params", [{}, {"tenant": "gc", "year_from": "2000"}, {"tenant": "nobody"}])
+async def test_the_garbage_collector_runs_again_after_a_tree_whether_answered_or_refused(client, params):
+    """The tree is made with the collector paused (categories.service.gc_paused); a request must
+    never leave it off, not even one that fails."""
+    files = {"file": ("gc.csv", catalog_csv([movie(1, Year="2001")]), "text/csv")}
+    assert (await client.post("/reload", params={"tenant": "gc"}, files=files)).status_code == 200
+    assert gc.isenabled()
+    response = await client.get("/categories", params=params)
+    assert response.status_code == (404 if params.get("tenant") == "nobody" else 200), response.text
+    assert gc.isenabled()

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..deps import UowDep, optional_tenant_name
 from ..errors import ErrorBody
+from ..movies.reading.filters import MovieFilters
 from ..movies.reading.params import FiltersDep
 from . import genres_service, service, views
 from .schemas import CategoryNode, GenreRead
@@ -37,13 +38,19 @@ async def list_categories(
     genres) and `total_count` (distinct movies in its subtree), narrowed by the filters of GET /movies
     (`genre`, `year`, `q`…), which apply only with a tenant.
     """
+    # The rows, the nodes and the JSON are made, and the rows and nodes freed, with the collector
+    # paused: resumed any earlier, it would walk every one of them (see service.gc_paused).
+    with service.gc_paused():
+        body = await _tree_json(request, tenant, filters, max_level)
+    return Response(body, media_type="application/json")
+
+
+async def _tree_json(request: Request, tenant: str | None, filters: MovieFilters, max_level: int | None) -> bytes:
     state = request.app.state
     if tenant is None:
-        tree = service.nested(await views.category_rows(state.read_pool), None, max_level)
-    else:
-        report = await views.category_report(state.read_pool, state.caches.versions, tenant, filters)
-        tree = service.nested(report.rows, report.counts, max_level)
-    return Response(orjson.dumps(tree), media_type="application/json")
+        return orjson.dumps(service.nested(await views.category_rows(state.read_pool), None, max_level))
+    report = await views.category_report(state.read_pool, state.caches.versions, tenant, filters)
+    return orjson.dumps(service.nested(report.rows, report.counts, max_level))
 
 
 @router.get(
