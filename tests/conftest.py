@@ -5,6 +5,7 @@ role (so row-level security applies, as in production), inside a transaction tha
 the end (the app's sessions join it through savepoints).
 """
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -43,11 +44,15 @@ class TransactionReads:
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        # Concurrent reads (the web page's) take turns on the one connection; the service's pool
+        # gives each its own.
+        self._turn = asyncio.Lock()
 
     async def run(self, tenant: str, work: Callable[[asyncpg.Connection], Awaitable[T]], *, fresh: object = None) -> T:
-        raw = (await self._connection.get_raw_connection()).driver_connection
-        await raw.execute("SELECT set_config('app.tenant', $1, true)", tenant)
-        return await work(raw)
+        async with self._turn:
+            raw = (await self._connection.get_raw_connection()).driver_connection
+            await raw.execute("SELECT set_config('app.tenant', $1, true)", tenant)
+            return await work(raw)
 
 
 @contextlib.asynccontextmanager
