@@ -146,6 +146,15 @@ class GenreName(Base):
     name: Mapped[str] = mapped_column(Text)  # of several spellings, the first in code point order
 
 
+class FacetCounts(Base):
+    """A tenant's facets of its whole catalog (reading/facets.py's rows), written by each import."""
+
+    __tablename__ = "facet_counts"
+
+    tenant: Mapped[str] = mapped_column(Text, primary_key=True)
+    rows: Mapped[list] = mapped_column(JSONB)  # [[facet, value, label, count], …]
+
+
 class Category(Base):
     __tablename__ = "categories"
 

@@ -1,5 +1,6 @@
 """GET /movies/facets names each genre by the tenant's spelling, which each import keeps in
-genre_names, and counts from the read indexes alone."""
+genre_names, counts from the read indexes alone, and with no filter answers what the tenant's last
+import stored (facet_counts)."""
 
 import io
 
@@ -7,12 +8,15 @@ from sqlalchemy import text
 
 from moviemanager.movies.importing.bulk import BulkMovies
 from moviemanager.movies.importing.parse_workers import parse_to_copy
-from moviemanager.movies.reading.filters import MovieFilters
+from moviemanager.movies.reading import views
+from moviemanager.movies.reading.etags import Conditional
+from moviemanager.movies.reading.filters import NO_FILTERS, MovieFilters
 from moviemanager.movies.reading.statements import Parameters, facets_sql, sql_with_conditions
 
 from ...factories import catalog_csv, movie
 from .test_indexes import load
 from .test_sorts_cursors_and_search import upload
+from .test_statement_counts import count_statements
 
 # Three spellings of Comedy (35), two of an unknown genre, and a Category ID that is no genre.
 ROWS = [
@@ -94,3 +98,32 @@ async def test_facets_count_from_the_read_indexes_alone(uow, sessions):
             assert "Index Only Scan" in explained and "Heap Fetches: 0" in explained, explained
             assert f"Seq Scan on {partition} " not in explained, explained
             assert f"Bitmap Heap Scan on {partition} " not in explained, explained
+
+
+async def test_each_import_stores_the_facets_of_the_whole_catalog_as_they_are_counted(client, uow, connection):
+    imports = [
+        (ROWS, {}),
+        ([movie(5, Genre="Action, Phim Lạ", Year=""), movie(6, Genre="Anime", Rating="")], {"mode": "merge"}),
+        ([movie(1, Genre="Phim Hài"), movie(1, Genre="Western"), movie(2, Runtime="")], {"on_error": "skip"}),
+        ([], {"allow_shrink": "true"}),
+    ]
+    for rows, params in imports:
+        await upload(client, "stored", rows, **params)
+        await connection.execute(text("SELECT set_config('app.tenant', 'stored', true)"))
+        assert await connection.scalar(text("SELECT count(*) FROM facet_counts")) == 1
+        response = await client.get("/movies/facets", params={"tenant": "stored"})
+        assert response.status_code == 200, response.text
+        _, counted = await views.movie_facets(uow, "stored", NO_FILTERS, conditional=Conditional("key"))
+        assert response.json() == counted, params
+
+
+async def test_facets_with_no_filter_read_no_movie(client, connection):
+    await upload(client, "stored", ROWS)
+    async with count_statements(connection) as statements:
+        response = await client.get("/movies/facets", params={"tenant": "stored"})
+    assert response.status_code == 200 and response.json()["total"] == 4
+    assert len(statements) == 2 and not [sql for sql in statements if "movies__" in sql], statements  # tenant, facets
+    async with count_statements(connection) as statements:  # a filter: counted live
+        response = await client.get("/movies/facets", params={"tenant": "stored", "year_from": 2003})
+    assert response.json()["total"] == 2
+    assert [sql for sql in statements if "movies__" in sql], statements

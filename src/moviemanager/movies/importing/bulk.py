@@ -5,9 +5,10 @@ as a plain table (COPY FREEZE with no index, then every index of `movies` built 
 the end of the same transaction, drops the old partition and attaches the new one. Readers see the
 old set until commit, and the old rows leave with their table: no dead tuples, no VACUUM debt.
 
-The tenant's category counts and genre names are rewritten in the same transaction: from what the
-parsers counted and noted, or from the new rows (a movie's categories are those of its genres and
-of its Category ID, see movies/category_counts.py).
+The tenant's category counts, genre names and whole-catalog facets are rewritten in the same
+transaction: the first two from what the parsers counted and noted, or from the new rows (a
+movie's categories are those of its genres and of its Category ID, see
+movies/category_counts.py), the facets from the new rows.
 
 The app role that serves requests owns no table: creating, indexing, analysing, dropping and
 attaching partitions go through owner functions of migration 0006, which check the tenant
@@ -32,6 +33,7 @@ from ...database_errors import LOCK_NOT_AVAILABLE, sqlstate
 from ...errors import CatalogBusy
 from ..category_counts import counts_insert
 from ..partitions import current_partition
+from ..reading.statements import facets_insert_sql
 from .copy_format import COPY_COLUMNS
 
 # The swap's lock waits (see swap): short, retried, then 409 rather than stalling every reader.
@@ -123,6 +125,14 @@ class BulkMovies:
                 keys=list(names),
                 names=list(names.values()),
             )
+
+    async def write_facets(self, partition: str) -> None:
+        """The facets of the tenant's whole catalog (facet_counts), from its partition as this
+        transaction sees it; after its genre names, which name the genres."""
+        await self._run("DELETE FROM facet_counts WHERE tenant = :tenant", tenant=self.tenant)
+        await self._run("SET LOCAL jit = off")  # as write_counts
+        await self.session.execute(text(facets_insert_sql(self.tenant, partition)))
+        await self._run("SET LOCAL jit = DEFAULT")
 
     async def copy(self, table: str, chunks: AsyncIterable[bytes]) -> None:
         """COPY text-format rows in; FREEZE, as the table is new in this transaction (no VACUUM later)."""

@@ -147,24 +147,25 @@ async def _import_in_one_transaction(
         await bulk.analyze(new)
         clock.mark("analyze")
         await bulk.swap(old, new)
-        await _write_counts(bulk, parsed)
+        await _write_counts(bulk, new, parsed)
     else:
         await bulk.upsert(new, old)
-        await _write_counts(bulk, None)
+        await _write_counts(bulk, old, None)
     clock.mark("counts")
     return parsed, diff, old_count
 
 
-async def _write_counts(bulk: BulkMovies, parsed: ParseReport | None) -> None:
+async def _write_counts(bulk: BulkMovies, partition: str, parsed: ParseReport | None) -> None:
     """The tenant's category counts and genre names: from what the parsers counted and noted,
     which holds for the file's rows, so not after a merge, nor once repeated ids were removed
-    (they are then derived from the table)."""
+    (they are then derived from the table). Then the facets of its catalog, now in `partition`."""
     if parsed is not None and parsed.duplicates == 0:
         await bulk.write_counts(parsed.category_sets)
         await bulk.write_genre_names(parsed.genre_names)
     else:
         await bulk.write_counts()
         await bulk.write_genre_names()
+    await bulk.write_facets(partition)
 
 
 async def _replace_in_parallel(
@@ -193,7 +194,7 @@ async def _replace_in_parallel(
     await bulk.analyze(new)
     clock.mark("analyze")
     await bulk.swap(old, new)
-    await _write_counts(bulk, parsed)
+    await _write_counts(bulk, new, parsed)
     clock.mark("counts")
     return parsed, diff, old_count
 

@@ -199,6 +199,13 @@ VERSION_AND_PARTITION_STATEMENT = f"""
     SELECT tenants.data_version, ({CURRENT_PARTITION_SQL.text.replace(":tenant", "$1")}) AS partition
     FROM tenants WHERE tenants.name = $1"""
 
+# $1 tenant: as VERSION_AND_PARTITION_STATEMENT, and the facets of its whole catalog as its last
+# import stored them (facet_counts, as JSON text; NULL: none stored).
+VERSION_PARTITION_AND_FACETS_STATEMENT = f"""
+    SELECT tenants.data_version, ({CURRENT_PARTITION_SQL.text.replace(":tenant", "$1")}) AS partition,
+        (SELECT facet_counts.rows::text FROM facet_counts WHERE facet_counts.tenant = $1) AS facets
+    FROM tenants WHERE tenants.name = $1"""
+
 # $1 tenant, $2 TMDB id, $3 language. One row if the tenant exists; body NULL if the movie does not.
 MOVIE_STATEMENT = f"""
     SELECT tenants.data_version, {movie_json_sql("$3")} AS body
@@ -229,6 +236,17 @@ def facets_sql(tenant: str, partition: str) -> str:
     sql_with_conditions."""
     movies = table(partition, column("tmdb_id", BigInteger), column("data", JSONB)).alias("movies")
     return sql_for_read_pool(facets_statement(movies, [literal_column(CONDITIONS, Boolean)], tenant))
+
+
+def facets_insert_sql(tenant: str, partition: str) -> str:
+    """INSERT the facets of the tenant's whole catalog (facets_sql with no condition), read from its
+    partition, into facet_counts (its row deleted first by the caller)."""
+    facets = facets_sql(tenant, partition).replace(CONDITIONS, "true")
+    rows = "jsonb_build_array(facet.name, facet.value, facet.label, facet.movies)"
+    return (
+        f"INSERT INTO facet_counts (tenant, rows) SELECT '{tenant}', COALESCE(jsonb_agg({rows}), '[]')"
+        f" FROM ({facets}) AS facet(name, value, label, movies)"
+    )
 
 
 def sql_with_conditions(sql: str, filters: MovieFilters, parameters: Parameters) -> str:
