@@ -238,10 +238,12 @@ async def bare(app) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def remove_tenant(owner_engine: AsyncEngine, tenant: str) -> None:
-    """Drop a committed tenant: its partition and its row."""
+    """Drop a committed tenant: its partition, what its imports wrote beside it, and its row."""
     async with create_sessionmaker(owner_engine, Settings.model_construct())() as session:
         if partition := await BulkMovies(session, tenant).current_partition():
             await session.execute(text(f'DROP TABLE "{partition}"'))
+        for table in ("category_counts", "genre_names", "facet_counts"):
+            await session.execute(text(f"DELETE FROM {table} WHERE tenant = :tenant"), {"tenant": tenant})
         await session.execute(delete(Tenant).where(Tenant.name == tenant))
         await session.commit()
 

@@ -63,9 +63,9 @@ class MovieRepository:
     async def _own_partition(self) -> NamedFromClause:
         """The tenant's partition, for long reads: a query on `movies` itself would hold a lock
         that every tenant's reload must wait for (see importing/bulk.py). Named `movies` in the query, so
-        the filters' expressions apply; a tenant without movies gets an empty stand-in (with the
-        columns the filters read)."""
+        the filters' expressions apply; a tenant without movies gets an empty stand-in (with every
+        column of `movies`, the keys the filters and the facets read among them)."""
         name = await current_partition(self.session, self.tenant)
         if name is None:
-            return select(Movie.tmdb_id, Movie.data, Movie.search_words).where(false()).subquery("movies")
+            return select(*Movie.__table__.columns).where(false()).subquery("movies")
         return table(name, column("tmdb_id", BigInteger), column("data", JSONB)).alias("movies")
