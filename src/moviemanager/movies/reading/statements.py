@@ -195,14 +195,15 @@ LOCALIZED_GENRES = """CASE WHEN {language} IS NULL THEN COALESCE(NULLIF(page.dat
 VERSION_STATEMENT = "SELECT data_version FROM tenants WHERE name = $1"
 
 # $1 tenant: its data version and the name of its partition of `movies` (NULL before its first import).
+_PARTITION = f"({CURRENT_PARTITION_SQL.text.replace(':tenant', '$1')}) AS partition"
 VERSION_AND_PARTITION_STATEMENT = f"""
-    SELECT tenants.data_version, ({CURRENT_PARTITION_SQL.text.replace(":tenant", "$1")}) AS partition
+    SELECT tenants.data_version, {_PARTITION}
     FROM tenants WHERE tenants.name = $1"""
 
 # $1 tenant: as VERSION_AND_PARTITION_STATEMENT, and the facets of its whole catalog as its last
 # import stored them (facet_counts, as JSON text; NULL: none stored).
 VERSION_PARTITION_AND_FACETS_STATEMENT = f"""
-    SELECT tenants.data_version, ({CURRENT_PARTITION_SQL.text.replace(":tenant", "$1")}) AS partition,
+    SELECT tenants.data_version, {_PARTITION},
         (SELECT facet_counts.rows::text FROM facet_counts WHERE facet_counts.tenant = $1) AS facets
     FROM tenants WHERE tenants.name = $1"""
 
@@ -243,8 +244,9 @@ def facets_insert_sql(tenant: str, partition: str) -> str:
     partition, into facet_counts (its row deleted first by the caller)."""
     facets = facets_sql(tenant, partition).replace(CONDITIONS, "true")
     rows = "jsonb_build_array(facet.name, facet.value, facet.label, facet.movies)"
+    literal = "'" + tenant.replace("'", "''") + "'"  # a valid tenant name holds no quote; written safe anyway
     return (
-        f"INSERT INTO facet_counts (tenant, rows) SELECT '{tenant}', COALESCE(jsonb_agg({rows}), '[]')"
+        f"INSERT INTO facet_counts (tenant, rows) SELECT {literal}, COALESCE(jsonb_agg({rows}), '[]')"
         f" FROM ({facets}) AS facet(name, value, label, movies)"
     )
 
